@@ -1,0 +1,1 @@
+//! ward-agent-core (being built).

@@ -1,0 +1,1 @@
+//! ward-config (being built).

@@ -1,0 +1,1 @@
+//! ward-hostinfo (being built).

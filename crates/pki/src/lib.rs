@@ -1,0 +1,13 @@
+//! Keys, certificates, pins and secret files for Ward.
+//!
+//! * [`pin`]: the server-key pin (`sha256//BASE64` of the SubjectPublicKeyInfo,
+//!   curl's `--pinnedpubkey` form) and the rustls verifier that enforces it.
+//! * [`secret`]: random tokens, hashing of secrets, 0600 secret files written atomically.
+//! * `issue` (feature `issue`, server only): the CA, the server certificate
+//!   and the command-signing key created at first start.
+
+pub mod pin;
+pub mod secret;
+
+#[cfg(feature = "issue")]
+pub mod issue;

@@ -1,0 +1,515 @@
+//! The wire contract between `ward-agent` and `ward-server`.
+//!
+//! This crate owns every byte that crosses the network between an agent and
+//! the server, and nothing else: no sockets, no TLS, no storage.
+//!
+//! # Transport (wire version 1)
+//!
+//! * Everything runs over the server's single HTTPS port (TLS 1.2/1.3). The
+//!   agent pins the server's public key (SHA-256 of the SubjectPublicKeyInfo,
+//!   written `sha256//BASE64` as curl's `--pinnedpubkey` does).
+//! * **Enrollment** is one `POST` [`ENROLL_PATH`] with an [`EnrollRequest`]
+//!   JSON body. The answer is an [`EnrollResponse`] (HTTP 200) or an
+//!   [`ApiError`] body with a 4xx status.
+//! * **The session** is a WebSocket opened with `GET` [`SESSION_PATH`],
+//!   carrying `Authorization: Bearer <credential>` (see [`Credential`]) and
+//!   the header [`WIRE_VERSION_HEADER`]. Every WebSocket message is one UTF-8
+//!   **text** frame holding one JSON object: an [`AgentMsg`] from the agent or
+//!   a [`ServerMsg`] from the server, tagged by its `"type"` field.
+//! * A frame larger than [`MAX_FRAME_BYTES`], a binary frame, malformed JSON
+//!   or an unknown `"type"` is a protocol error: the receiver sends
+//!   [`ServerMsg::Error`] (server side) and closes that session. Unknown
+//!   *fields* are ignored, so fields can be added without a version bump;
+//!   removing or changing a field bumps [`WIRE_VERSION`].
+//!
+//! # Session flow
+//!
+//! ```text
+//! agent                                   server
+//!   | -- Hello{wire_version, fingerprint} -> |  (credential checked at upgrade)
+//!   | <- Welcome{agent_id, policy, time} --- |
+//!   | -- Report{HostReport} ---------------> |  at start, on change, every report_interval
+//!   | -- Keepalive{seq} -------------------> |  every policy.keepalive_secs
+//!   | <- KeepaliveAck{seq} ----------------- |
+//!   | <- Policy{policy} -------------------- |  whenever an operator changes it
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the wire contract described in this crate.
+pub const WIRE_VERSION: u16 = 1;
+/// HTTP header the agent sends on the session upgrade with its wire version.
+pub const WIRE_VERSION_HEADER: &str = "x-ward-wire-version";
+/// WebSocket endpoint for agent sessions.
+pub const SESSION_PATH: &str = "/api/v1/agent/session";
+/// Enrollment endpoint: a verification key is exchanged for an agent identity.
+pub const ENROLL_PATH: &str = "/api/v1/agent/enroll";
+/// Largest frame either side accepts, in bytes.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// Intervals the server pushes to agents. Server settings, never agent-local.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Seconds between two keepalives (default 30).
+    pub keepalive_secs: u32,
+    /// Missed keepalives after which an asset is declared offline (default 3).
+    pub missed_keepalives: u32,
+    /// Seconds between two full host reports (default 5 h, the seed's interval).
+    pub report_interval_secs: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            keepalive_secs: 30,
+            missed_keepalives: 3,
+            report_interval_secs: 5 * 60 * 60,
+        }
+    }
+}
+
+impl Policy {
+    /// Milliseconds of silence after which an asset is offline.
+    pub fn offline_after_ms(&self) -> i64 {
+        i64::from(self.keepalive_secs) * i64::from(self.missed_keepalives) * 1000
+    }
+
+    /// Checks the values are usable; returns what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.keepalive_secs == 0 || self.keepalive_secs > 3600 {
+            return Err(format!(
+                "keepalive_secs must be between 1 and 3600, got {}",
+                self.keepalive_secs
+            ));
+        }
+        if self.missed_keepalives == 0 || self.missed_keepalives > 100 {
+            return Err(format!(
+                "missed_keepalives must be between 1 and 100, got {}",
+                self.missed_keepalives
+            ));
+        }
+        if self.report_interval_secs < 10 {
+            return Err(format!(
+                "report_interval_secs must be at least 10, got {}",
+                self.report_interval_secs
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The "online data" of a host: what the console shows about it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostReport {
+    pub hostname: String,
+    /// Pretty OS name, e.g. `Debian GNU/Linux 12 (bookworm)`.
+    pub os: String,
+    pub kernel: String,
+    /// CPU architecture, e.g. `x86_64`.
+    pub arch: String,
+    /// Non-loopback addresses of the host.
+    pub ips: Vec<String>,
+    pub agent_version: String,
+    /// Agent process CPU use, percent of one core, averaged since last report.
+    pub agent_cpu_percent: f32,
+    /// Agent process resident set size in bytes.
+    pub agent_rss_bytes: u64,
+    /// Host uptime in seconds.
+    pub uptime_secs: u64,
+}
+
+impl HostReport {
+    /// True when two reports differ in something other than the agent's own
+    /// resource use and the uptime (which change all the time).
+    pub fn differs_materially(&self, other: &HostReport) -> bool {
+        self.hostname != other.hostname
+            || self.os != other.os
+            || self.kernel != other.kernel
+            || self.arch != other.arch
+            || self.ips != other.ips
+            || self.agent_version != other.agent_version
+    }
+}
+
+/// Messages from agent to server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMsg {
+    /// First message of a session.
+    Hello {
+        wire_version: u16,
+        agent_version: String,
+        /// Host fingerprint the identity is bound to.
+        fingerprint: String,
+        /// Last error the agent hit while it could not reach the server, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_error: Option<String>,
+        /// Endpoint the agent used for this session (as configured).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
+    /// A full host report.
+    Report { report: HostReport },
+    /// Liveness signal, every `policy.keepalive_secs`.
+    Keepalive { seq: u64 },
+}
+
+/// Messages from server to agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to [`AgentMsg::Hello`].
+    Welcome {
+        agent_id: String,
+        policy: Policy,
+        /// Server clock, Unix milliseconds (agents use it to measure skew).
+        server_time_ms: i64,
+    },
+    /// New intervals; replaces the previous policy at once.
+    Policy { policy: Policy },
+    /// Acknowledges a keepalive.
+    KeepaliveAck { seq: u64 },
+    /// The server is closing the session because of this error.
+    Error { code: ErrorCode, message: String },
+}
+
+/// Stable machine-readable error codes, shared by the session and the REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The verification key is not known.
+    KeyUnknown,
+    /// The verification key was revoked.
+    KeyRevoked,
+    /// Missing or wrong agent credential / API token.
+    Unauthorized,
+    /// The asset was uninstalled; its credential no longer works.
+    AssetUninstalled,
+    /// The agent speaks a wire version the server does not.
+    UnsupportedVersion,
+    /// Malformed, unexpected or oversized frame.
+    Protocol,
+    /// The request is invalid (bad parameter, bad body).
+    BadRequest,
+    /// No such object.
+    NotFound,
+    /// Too many requests.
+    RateLimited,
+    /// Another session with this identity took over.
+    Superseded,
+    /// Something failed inside the server; details are in the server log only.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorCode::KeyUnknown => "key_unknown",
+            ErrorCode::KeyRevoked => "key_revoked",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::AssetUninstalled => "asset_uninstalled",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::Protocol => "protocol",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Superseded => "superseded",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// Error body of every REST answer that is not 2xx: `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: ApiErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            error: ApiErrorBody {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// `POST /api/v1/agent/enroll` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The verification key printed by `ward-server keys` / the console.
+    pub key: String,
+    /// Host fingerprint the new identity will be bound to.
+    pub fingerprint: String,
+    pub agent_version: String,
+    /// Platform name, e.g. `linux-x86_64`.
+    pub platform: String,
+    pub report: HostReport,
+}
+
+/// Successful enrollment: the agent's own identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub agent_id: String,
+    /// Secret credential, shown once; the server keeps only its hash.
+    pub credential: String,
+    pub policy: Policy,
+}
+
+/// An agent credential: `wa1.<agent_id>.<secret>`.
+///
+/// The agent id is inside the credential so the server can find the stored
+/// hash without a scan; the server never trusts an agent id from anywhere else.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub agent_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Credential")
+            .field("agent_id", &self.agent_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credential {
+    const PREFIX: &'static str = "wa1";
+
+    /// Parses `wa1.<agent_id>.<secret>`.
+    pub fn parse(s: &str) -> Result<Credential, ProtoError> {
+        let mut parts = s.trim().splitn(3, '.');
+        let (Some(prefix), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ProtoError::BadCredential);
+        };
+        let ok_chars = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if prefix != Self::PREFIX || !ok_chars(id) || !ok_chars(secret) {
+            return Err(ProtoError::BadCredential);
+        }
+        Ok(Credential {
+            agent_id: id.to_string(),
+            secret: secret.to_string(),
+        })
+    }
+
+    /// The string form, `wa1.<agent_id>.<secret>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}", Self::PREFIX, self.agent_id, self.secret)
+    }
+}
+
+/// Errors decoding wire data.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtoError {
+    #[error("frame of {size} bytes exceeds the {max} byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    #[error("malformed credential")]
+    BadCredential,
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(frame: &str) -> Result<T, ProtoError> {
+    if frame.len() > MAX_FRAME_BYTES {
+        return Err(ProtoError::TooLarge {
+            size: frame.len(),
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    serde_json::from_str(frame).map_err(|e| ProtoError::Malformed(e.to_string()))
+}
+
+fn encode<T: Serialize>(msg: &T) -> String {
+    // Serializing these plain data types cannot fail: no maps with non-string
+    // keys, no custom Serialize impls that error.
+    serde_json::to_string(msg).unwrap_or_else(|_| String::from("{}"))
+}
+
+impl AgentMsg {
+    pub fn decode(frame: &str) -> Result<AgentMsg, ProtoError> {
+        decode(frame)
+    }
+    pub fn encode(&self) -> String {
+        encode(self)
+    }
+}
+
+impl ServerMsg {
+    pub fn decode(frame: &str) -> Result<ServerMsg, ProtoError> {
+        decode(frame)
+    }
+    pub fn encode(&self) -> String {
+        encode(self)
+    }
+}
+
+/// Platforms an agent package exists for, as named in install commands.
+pub const PLATFORMS: &[&str] = &["linux-x86_64", "linux-i686", "linux-aarch64"];
+
+/// The platform name of the running binary, if it is one Ward ships.
+pub fn current_platform() -> Option<&'static str> {
+    match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => Some("linux-x86_64"),
+        ("linux", "x86") => Some("linux-i686"),
+        ("linux", "aarch64") => Some("linux-aarch64"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_round_trips_with_documented_json_shape() {
+        let msg = AgentMsg::Hello {
+            wire_version: 1,
+            agent_version: "0.1.0".into(),
+            fingerprint: "fp".into(),
+            last_error: None,
+            endpoint: Some("https://198.51.100.7:8443".into()),
+        };
+        let text = msg.encode();
+        // The documented shape: a "type" tag and snake_case names.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["type"], "hello");
+        assert_eq!(v["wire_version"], 1);
+        assert!(v.get("last_error").is_none(), "None fields are omitted");
+        assert_eq!(AgentMsg::decode(&text).unwrap(), msg);
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let msgs = [
+            ServerMsg::Welcome {
+                agent_id: "ag_1".into(),
+                policy: Policy::default(),
+                server_time_ms: 1_700_000_000_000,
+            },
+            ServerMsg::Policy {
+                policy: Policy {
+                    keepalive_secs: 1,
+                    missed_keepalives: 3,
+                    report_interval_secs: 60,
+                },
+            },
+            ServerMsg::KeepaliveAck { seq: 7 },
+            ServerMsg::Error {
+                code: ErrorCode::Protocol,
+                message: "bad".into(),
+            },
+        ];
+        for m in msgs {
+            assert_eq!(ServerMsg::decode(&m.encode()).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn keepalive_wire_form_is_stable() {
+        // Written by hand from the contract in the crate docs.
+        let frame = r#"{"type":"keepalive","seq":42}"#;
+        assert_eq!(
+            AgentMsg::decode(frame).unwrap(),
+            AgentMsg::Keepalive { seq: 42 }
+        );
+        assert_eq!(AgentMsg::Keepalive { seq: 42 }.encode(), frame);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_unknown_types_are_errors() {
+        let extra = r#"{"type":"keepalive","seq":1,"future_field":true}"#;
+        assert_eq!(
+            AgentMsg::decode(extra).unwrap(),
+            AgentMsg::Keepalive { seq: 1 }
+        );
+        let unknown = r#"{"type":"teleport","seq":1}"#;
+        assert!(matches!(
+            AgentMsg::decode(unknown),
+            Err(ProtoError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_and_oversized_frames_are_rejected() {
+        for bad in ["", "{", "null", "[]", r#"{"seq":1}"#, r#"{"type":"keepalive"}"#] {
+            assert!(AgentMsg::decode(bad).is_err(), "{bad:?} must not decode");
+        }
+        let big = format!(
+            r#"{{"type":"keepalive","seq":1,"pad":"{}"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        );
+        assert_eq!(
+            AgentMsg::decode(&big),
+            Err(ProtoError::TooLarge {
+                size: big.len(),
+                max: MAX_FRAME_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn credential_parse_and_encode() {
+        let c = Credential::parse("wa1.ag_abc.S3cr3t-_x").unwrap();
+        assert_eq!(c.agent_id, "ag_abc");
+        assert_eq!(c.secret, "S3cr3t-_x");
+        assert_eq!(c.encode(), "wa1.ag_abc.S3cr3t-_x");
+        for bad in [
+            "",
+            "wa1",
+            "wa1.ag",
+            "wa2.ag.s",
+            "wa1..s",
+            "wa1.ag.",
+            "wa1.a g.s",
+            "wa1.ag.s/../",
+        ] {
+            assert!(Credential::parse(bad).is_err(), "{bad:?} must not parse");
+        }
+        assert!(!format!("{c:?}").contains("S3cr3t"), "Debug hides the secret");
+    }
+
+    #[test]
+    fn policy_offline_window_and_validation() {
+        let p = Policy::default();
+        assert_eq!(p.offline_after_ms(), 90_000);
+        assert!(p.validate().is_ok());
+        let bad = Policy {
+            keepalive_secs: 0,
+            ..p
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn report_material_difference_ignores_resource_use() {
+        let a = HostReport {
+            hostname: "h".into(),
+            agent_cpu_percent: 1.0,
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.agent_cpu_percent = 50.0;
+        b.agent_rss_bytes = 1 << 20;
+        b.uptime_secs = 99;
+        assert!(!a.differs_materially(&b));
+        b.ips.push("192.0.2.1".into());
+        assert!(a.differs_materially(&b));
+    }
+}

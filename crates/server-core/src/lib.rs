@@ -1,0 +1,1 @@
+//! ward-server-core (being built).

@@ -1,0 +1,1 @@
+//! ward-status (being built).

@@ -1,0 +1,1 @@
+//! ward-store-sqlite (being built).

@@ -1,0 +1,309 @@
+//! Ward's storage interface.
+//!
+//! This crate owns the [`Store`] trait, the records it stores, and a
+//! conformance suite ([`testsuite`], feature `testsuite`) that every backend
+//! runs from its own tests. Backends live in their own crates with their own
+//! forward-only migrations (`ward-store-sqlite`; PostgreSQL later). Nothing
+//! outside a backend crate knows which database is in use.
+//!
+//! Times are Unix milliseconds (`i64`) everywhere in this interface.
+//! Secrets (agent credentials, API tokens) are stored only as SHA-256 hashes;
+//! verification keys are stored in clear because the console shows them.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use ward_proto::{HostReport, Policy};
+
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+/// Errors every backend maps its own errors into.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A uniqueness or state rule was violated.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database was written by a newer Ward (migration newer than this binary knows).
+    #[error("the store has schema version {found}, newer than this ward-server knows ({known}); upgrade ward-server")]
+    SchemaTooNew { found: i64, known: i64 },
+    /// The backend failed (I/O, corruption, connection lost...).
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A verification key (SPEC L1): presented once by an installer to enroll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationKey {
+    /// Public id, e.g. `key_3f9a…` (used in URLs and `keys revoke`).
+    pub id: String,
+    /// The secret presented at enrollment, e.g. `wk_…`.
+    pub secret: String,
+    pub label: String,
+    /// Group given to assets this key enrolls.
+    pub default_group: Option<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Input to [`Store::create_key`]. The caller generates id and secret.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub id: String,
+    pub secret: String,
+    pub label: String,
+    pub default_group: Option<String>,
+    pub created_at: i64,
+}
+
+/// Asset status as the console and API show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Protected,
+    Unprotected,
+    Updating,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Protected => "protected",
+            Status::Unprotected => "unprotected",
+            Status::Updating => "updating",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "protected" => Some(Status::Protected),
+            "unprotected" => Some(Status::Unprotected),
+            "updating" => Some(Status::Updating),
+            _ => None,
+        }
+    }
+}
+
+/// Why an asset is unprotected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusReason {
+    Offline,
+    NeverConnected,
+    Uninstalled,
+}
+
+impl StatusReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StatusReason::Offline => "offline",
+            StatusReason::NeverConnected => "never_connected",
+            StatusReason::Uninstalled => "uninstalled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<StatusReason> {
+        match s {
+            "offline" => Some(StatusReason::Offline),
+            "never_connected" => Some(StatusReason::NeverConnected),
+            "uninstalled" => Some(StatusReason::Uninstalled),
+            _ => None,
+        }
+    }
+}
+
+/// A protected (or once protected) server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Asset {
+    pub id: String,
+    pub hostname: String,
+    pub ips: Vec<String>,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+    pub platform: String,
+    pub agent_version: String,
+    pub group: Option<String>,
+    pub fingerprint: String,
+    pub status: Status,
+    pub status_reason: Option<StatusReason>,
+    /// When the current status (and reason) began.
+    pub status_since: i64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    /// Remote address of the last session.
+    pub last_addr: Option<String>,
+    /// Last connection error the agent reported.
+    pub last_error: Option<String>,
+    /// Endpoint the agent said it used for its last session.
+    pub last_endpoint: Option<String>,
+    pub enrolled_at: i64,
+    pub enrolled_with_key: Option<String>,
+    /// Latest full host report.
+    pub report: Option<HostReport>,
+    pub report_at: Option<i64>,
+}
+
+/// Input to [`Store::enroll`].
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    /// Id for a new asset (ignored when an asset is reclaimed).
+    pub new_id: String,
+    pub key_id: String,
+    pub fingerprint: String,
+    pub platform: String,
+    /// SHA-256 hex of the new credential's secret.
+    pub credential_hash: String,
+    pub report: HostReport,
+    pub at: i64,
+}
+
+/// What enrollment did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    pub asset: Asset,
+    /// True when an existing asset with the same fingerprint, not uninstalled,
+    /// was given the new credential instead of creating a second asset.
+    pub reclaimed: bool,
+}
+
+/// What the gateway needs to authenticate a session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentAuth {
+    pub asset_id: String,
+    pub credential_hash: String,
+    pub fingerprint: String,
+    pub status: Status,
+    pub status_reason: Option<StatusReason>,
+}
+
+/// A status transition, also appended to the asset's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: Status,
+    pub reason: Option<StatusReason>,
+    pub at: i64,
+    /// Free text shown in the timeline (e.g. "no keepalive for 90 s").
+    pub detail: Option<String>,
+}
+
+/// One entry of an asset's status timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub asset_id: String,
+    pub status: Status,
+    pub reason: Option<StatusReason>,
+    pub at: i64,
+    pub detail: Option<String>,
+}
+
+/// Facts recorded when a session starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionStart {
+    pub at: i64,
+    pub addr: String,
+    pub endpoint: Option<String>,
+    pub last_error: Option<String>,
+    pub agent_version: String,
+}
+
+/// Filter and page of [`Store::list_assets`]. Keyset pagination on
+/// `(hostname, id)`: pass the previous page's `next_cursor` as `after`.
+#[derive(Debug, Clone, Default)]
+pub struct AssetQuery {
+    pub status: Option<Status>,
+    pub reason: Option<StatusReason>,
+    pub group: Option<String>,
+    /// Case-insensitive substring of hostname, or of an IP address.
+    pub search: Option<String>,
+    pub after: Option<String>,
+    /// Page size; backends cap it at 1000.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque cursor of the next page, `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Count of assets per (status, reason), for the overview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusCount {
+    pub status: Status,
+    pub reason: Option<StatusReason>,
+    pub count: u64,
+}
+
+/// The status-relevant part of an asset, loaded at server start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetLiveness {
+    pub asset_id: String,
+    pub status: Status,
+    pub status_reason: Option<StatusReason>,
+    pub status_since: i64,
+    pub last_seen: Option<i64>,
+}
+
+/// An API bearer token (only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// The storage interface. One implementation per backend crate; every
+/// implementation must pass [`testsuite`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short backend name for logs and `/metrics` (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    // --- verification keys ---
+    async fn create_key(&self, key: NewKey) -> Result<VerificationKey>;
+    async fn list_keys(&self) -> Result<Vec<VerificationKey>>;
+    async fn get_key(&self, id: &str) -> Result<Option<VerificationKey>>;
+    async fn find_key_by_secret(&self, secret: &str) -> Result<Option<VerificationKey>>;
+    /// Revokes a key; `NotFound` if no such key. Revoking twice keeps the first time.
+    async fn revoke_key(&self, id: &str, at: i64) -> Result<VerificationKey>;
+
+    // --- assets ---
+    /// Creates an asset in state `unprotected`/`never_connected`, or — when a
+    /// non-uninstalled asset with the same fingerprint exists — gives that
+    /// asset the new credential (the old one stops working) and returns it
+    /// with `reclaimed = true`.
+    async fn enroll(&self, e: Enrollment) -> Result<Enrolled>;
+    async fn agent_auth(&self, asset_id: &str) -> Result<Option<AgentAuth>>;
+    async fn get_asset(&self, id: &str) -> Result<Option<Asset>>;
+    async fn list_assets(&self, q: &AssetQuery) -> Result<Page<Asset>>;
+    async fn count_by_status(&self) -> Result<Vec<StatusCount>>;
+    /// Records a session start (address, endpoint, last error, version, last_seen).
+    async fn record_session_start(&self, asset_id: &str, s: &SessionStart) -> Result<()>;
+    /// Stores the latest full host report and the columns derived from it.
+    async fn update_report(&self, asset_id: &str, report: &HostReport, at: i64) -> Result<()>;
+    /// Writes many `last_seen` values at once (the gateway batches keepalives).
+    /// Never moves `last_seen` backwards.
+    async fn touch_last_seen(&self, seen: &[(String, i64)]) -> Result<()>;
+    /// Sets the status and appends it to the timeline, in one transaction.
+    async fn set_status(&self, asset_id: &str, change: &StatusChange) -> Result<()>;
+    async fn status_events(&self, asset_id: &str, limit: u32) -> Result<Vec<StatusEvent>>;
+    /// Every asset's liveness, for the status engine at start.
+    async fn load_liveness(&self) -> Result<Vec<AssetLiveness>>;
+
+    // --- API tokens ---
+    async fn create_api_token(&self, token: &ApiToken, hash: &str) -> Result<()>;
+    /// Finds a live (not revoked) token by hash and records its use.
+    async fn use_api_token(&self, hash: &str, at: i64) -> Result<Option<ApiToken>>;
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>>;
+    async fn revoke_api_token(&self, id: &str, at: i64) -> Result<ApiToken>;
+
+    // --- settings ---
+    async fn get_policy(&self) -> Result<Option<Policy>>;
+    async fn set_policy(&self, policy: &Policy) -> Result<()>;
+}

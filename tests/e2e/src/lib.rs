@@ -1,0 +1,1 @@
+//! Helpers for Ward's end-to-end tests.
