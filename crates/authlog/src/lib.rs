@@ -1,0 +1,1 @@
+//! ward-authlog (being built).

@@ -1,0 +1,1 @@
+//! ward-events (being built).
