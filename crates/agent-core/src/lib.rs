@@ -1,1 +1,45 @@
-//! ward-agent-core (being built).
+//! The Ward agent, everything but the command line:
+//!
+//! * [`layout`]: the install layout under a prefix (default `/usr/local/ward`).
+//! * [`config`]: `conf/agent.toml` and `conf/network.toml`, typed, with
+//!   `WARD_AGENT_<KEY>` environment overrides for `agent.toml`.
+//! * [`identity`]: the agent's own identity (`data/identity.json`, 0600).
+//! * [`http`]: endpoints, TCP + TLS with the pinned server key, a minimal
+//!   HTTP/1.1 client for enrollment.
+//! * [`enroll`]: exchanging a verification key for an identity.
+//! * [`session`]: the persistent WebSocket session (hello, welcome, reports,
+//!   keepalives, policy pushes, reconnects with jittered backoff).
+//! * [`status_file`]: `data/status.json`, written on every state change.
+//! * [`daemon`]: `run` (lock, pid file, signals), `start` and `stop`;
+//!   [`service`]: systemd unit / SysV script for the default prefix.
+//! * [`install`]: the install/repair flow the server's `install.sh` runs.
+//! * [`status_cmd`]: what `ward-agent status` prints.
+//!
+//! Errors carry the process exit code ([`AgentError::exit_code`]).
+
+pub mod backoff;
+pub mod config;
+pub mod daemon;
+pub mod enroll;
+mod error;
+pub mod http;
+pub mod identity;
+pub mod install;
+pub mod layout;
+pub mod service;
+pub mod session;
+pub mod status_cmd;
+pub mod status_file;
+
+pub use error::{exit_code, one_line, AgentError};
+
+/// Version of this agent (the workspace version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -448,7 +448,14 @@ mod tests {
 
     #[test]
     fn malformed_and_oversized_frames_are_rejected() {
-        for bad in ["", "{", "null", "[]", r#"{"seq":1}"#, r#"{"type":"keepalive"}"#] {
+        for bad in [
+            "",
+            "{",
+            "null",
+            "[]",
+            r#"{"seq":1}"#,
+            r#"{"type":"keepalive"}"#,
+        ] {
             assert!(AgentMsg::decode(bad).is_err(), "{bad:?} must not decode");
         }
         let big = format!(
@@ -482,7 +489,10 @@ mod tests {
         ] {
             assert!(Credential::parse(bad).is_err(), "{bad:?} must not parse");
         }
-        assert!(!format!("{c:?}").contains("S3cr3t"), "Debug hides the secret");
+        assert!(
+            !format!("{c:?}").contains("S3cr3t"),
+            "Debug hides the secret"
+        );
     }
 
     #[test]

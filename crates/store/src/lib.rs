@@ -266,6 +266,7 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 
     // --- verification keys ---
+    /// `Conflict` if the id or the secret is already used.
     async fn create_key(&self, key: NewKey) -> Result<VerificationKey>;
     async fn list_keys(&self) -> Result<Vec<VerificationKey>>;
     async fn get_key(&self, id: &str) -> Result<Option<VerificationKey>>;
@@ -278,29 +279,51 @@ pub trait Store: Send + Sync + 'static {
     /// non-uninstalled asset with the same fingerprint exists — gives that
     /// asset the new credential (the old one stops working) and returns it
     /// with `reclaimed = true`.
+    ///
+    /// `NotFound` if `e.key_id` names no key (whether the key is revoked is the
+    /// caller's check). An asset counts as uninstalled when its reason is
+    /// [`StatusReason::Uninstalled`]. A reclaim replaces the credential hash,
+    /// the platform and the report with its derived columns, and keeps the id,
+    /// status, group and enrollment origin. A new asset gets the key's default
+    /// group, `report_at = at` and one timeline entry. `Conflict` if `new_id`
+    /// is taken by another host's asset.
     async fn enroll(&self, e: Enrollment) -> Result<Enrolled>;
     async fn agent_auth(&self, asset_id: &str) -> Result<Option<AgentAuth>>;
     async fn get_asset(&self, id: &str) -> Result<Option<Asset>>;
+    /// Ordered by `(hostname, id)` in byte order (Rust's `str` order); limit 0
+    /// means 50. A malformed `after` cursor is `NotFound` (there is no
+    /// invalid-input variant).
     async fn list_assets(&self, q: &AssetQuery) -> Result<Page<Asset>>;
     async fn count_by_status(&self) -> Result<Vec<StatusCount>>;
     /// Records a session start (address, endpoint, last error, version, last_seen).
+    ///
+    /// `endpoint` and `last_error` replace the stored ones (`None` clears them);
+    /// `first_seen` is set if unset; `last_seen` never moves backwards.
+    /// `NotFound` if no such asset.
     async fn record_session_start(&self, asset_id: &str, s: &SessionStart) -> Result<()>;
-    /// Stores the latest full host report and the columns derived from it.
+    /// Stores the latest full host report and the columns derived from it
+    /// (hostname, ips, os, kernel, arch, agent_version). `NotFound` if no such asset.
     async fn update_report(&self, asset_id: &str, report: &HostReport, at: i64) -> Result<()>;
     /// Writes many `last_seen` values at once (the gateway batches keepalives).
-    /// Never moves `last_seen` backwards.
+    /// Never moves `last_seen` backwards; unknown ids are ignored.
     async fn touch_last_seen(&self, seen: &[(String, i64)]) -> Result<()>;
-    /// Sets the status and appends it to the timeline, in one transaction.
+    /// Sets the status (and `status_since = change.at`) and appends it to the
+    /// timeline, in one transaction. `NotFound` if no such asset.
     async fn set_status(&self, asset_id: &str, change: &StatusChange) -> Result<()>;
+    /// The asset's timeline, newest first (insertion order breaks ties);
+    /// limit 0 means 50, at most 1000. Empty for an unknown asset.
     async fn status_events(&self, asset_id: &str, limit: u32) -> Result<Vec<StatusEvent>>;
     /// Every asset's liveness, for the status engine at start.
     async fn load_liveness(&self) -> Result<Vec<AssetLiveness>>;
 
     // --- API tokens ---
+    /// `Conflict` if the id or the hash is already used.
     async fn create_api_token(&self, token: &ApiToken, hash: &str) -> Result<()>;
-    /// Finds a live (not revoked) token by hash and records its use.
+    /// Finds a live (not revoked) token by hash and records its use
+    /// (`last_used_at` never moves backwards).
     async fn use_api_token(&self, hash: &str, at: i64) -> Result<Option<ApiToken>>;
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>>;
+    /// `NotFound` if no such token. Revoking twice keeps the first time.
     async fn revoke_api_token(&self, id: &str, at: i64) -> Result<ApiToken>;
 
     // --- settings ---

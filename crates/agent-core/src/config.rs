@@ -1,0 +1,328 @@
+//! `conf/agent.toml` and `conf/network.toml`.
+//!
+//! Both are typed with `Default` as the source of truth and reject unknown
+//! keys. Every `agent.toml` key can be overridden by the environment variable
+//! `WARD_AGENT_<KEY>` (upper case), e.g. `WARD_AGENT_LOG_LEVEL=debug`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::http::Endpoint;
+
+/// `conf/agent.toml`: local behaviour of the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub log_level: String,
+    /// Smallest reconnect delay, milliseconds.
+    pub reconnect_min_backoff_ms: u64,
+    /// Largest reconnect delay, milliseconds.
+    pub reconnect_max_backoff_ms: u64,
+    /// How often the agent checks whether the host report changed materially.
+    pub report_check_secs: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            log_level: "info".into(),
+            reconnect_min_backoff_ms: 500,
+            reconnect_max_backoff_ms: 60_000,
+            report_check_secs: 60,
+        }
+    }
+}
+
+/// Log levels `log_level` accepts.
+pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
+impl AgentConfig {
+    /// What is wrong with the values, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !LOG_LEVELS.contains(&self.log_level.as_str()) {
+            p.push(format!(
+                "log_level must be one of {}, got {:?}",
+                LOG_LEVELS.join(", "),
+                self.log_level
+            ));
+        }
+        if self.reconnect_min_backoff_ms == 0 {
+            p.push("reconnect_min_backoff_ms must be at least 1".into());
+        }
+        if self.reconnect_max_backoff_ms < self.reconnect_min_backoff_ms {
+            p.push(format!(
+                "reconnect_max_backoff_ms ({}) must not be below reconnect_min_backoff_ms ({})",
+                self.reconnect_max_backoff_ms, self.reconnect_min_backoff_ms
+            ));
+        }
+        if self.report_check_secs == 0 {
+            p.push("report_check_secs must be at least 1".into());
+        }
+        p
+    }
+
+    pub fn min_backoff(&self) -> Duration {
+        Duration::from_millis(self.reconnect_min_backoff_ms)
+    }
+    pub fn max_backoff(&self) -> Duration {
+        Duration::from_millis(self.reconnect_max_backoff_ms)
+    }
+}
+
+/// `conf/network.toml`: where the server is and which key it must have.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Session endpoints, `https://host:port`, tried in order.
+    pub endpoints: Vec<String>,
+    /// The server key pin, `sha256//BASE64`.
+    pub pin: String,
+    /// Update/package endpoints (used by the updater).
+    pub update_endpoints: Vec<String>,
+}
+
+impl NetworkConfig {
+    /// What is wrong with the values, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.endpoints.is_empty() {
+            p.push("endpoints is empty: at least one https://host:port is needed".into());
+        }
+        for (name, list) in [
+            ("endpoints", &self.endpoints),
+            ("update_endpoints", &self.update_endpoints),
+        ] {
+            for e in list {
+                if let Err(err) = Endpoint::parse(e) {
+                    p.push(format!("{name}: {err}"));
+                }
+            }
+        }
+        if let Err(e) = ward_pki::pin::parse_pin(&self.pin) {
+            p.push(format!("pin: {e}"));
+        }
+        p
+    }
+
+    /// The session endpoints, parsed.
+    pub fn parsed_endpoints(&self) -> Result<Vec<Endpoint>, ConfigError> {
+        self.endpoints
+            .iter()
+            .map(|e| Endpoint::parse(e).map_err(ConfigError::Invalid))
+            .collect()
+    }
+}
+
+/// Errors loading a config file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn parse_error(path: &Path, e: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', " "),
+    }
+}
+
+/// Loads `agent.toml` (defaults when the file is missing) with overrides
+/// from the process environment.
+pub fn load_agent_config(path: &Path) -> Result<AgentConfig, ConfigError> {
+    load_agent_config_with(path, |k| std::env::var(k).ok())
+}
+
+/// Loads `agent.toml` with overrides looked up through `env`.
+pub fn load_agent_config_with(
+    path: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<AgentConfig, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(path, e))?;
+    let defaults =
+        toml::Table::try_from(AgentConfig::default()).map_err(|e| parse_error(path, e))?;
+    for (key, default) in &defaults {
+        let var = format!("WARD_AGENT_{}", key.to_uppercase());
+        let Some(raw) = env(&var) else { continue };
+        let value = match default {
+            toml::Value::Integer(_) => raw
+                .trim()
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .map_err(|_| {
+                    parse_error(path, format!("{var}: expected an integer, got {raw:?}"))
+                })?,
+            toml::Value::Boolean(_) => raw
+                .trim()
+                .parse::<bool>()
+                .map(toml::Value::Boolean)
+                .map_err(|_| {
+                    parse_error(path, format!("{var}: expected true or false, got {raw:?}"))
+                })?,
+            _ => toml::Value::String(raw),
+        };
+        table.insert(key.clone(), value);
+    }
+    AgentConfig::deserialize(table).map_err(|e| parse_error(path, e))
+}
+
+/// Loads `network.toml` (it must exist: it is written by the install).
+pub fn load_network_config(path: &Path) -> Result<NetworkConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| parse_error(path, e))
+}
+
+/// Loads both files of an install; returns every problem, one line each,
+/// prefixed with the file it is in.
+pub fn validate_files(layout: &crate::layout::Layout) -> Vec<String> {
+    let mut out = Vec::new();
+    let one_line = |e: &ConfigError| crate::one_line(e);
+    match load_agent_config(&layout.agent_toml()) {
+        Ok(c) => out.extend(
+            c.problems()
+                .into_iter()
+                .map(|p| format!("{}: {p}", layout.agent_toml().display())),
+        ),
+        Err(e) => out.push(one_line(&e)),
+    }
+    match load_network_config(&layout.network_toml()) {
+        Ok(n) => out.extend(
+            n.problems()
+                .into_iter()
+                .map(|p| format!("{}: {p}", layout.network_toml().display())),
+        ),
+        Err(e) => out.push(one_line(&e)),
+    }
+    out
+}
+
+/// TOML text of a config value.
+pub fn to_toml<T: Serialize>(value: &T) -> String {
+    toml::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn missing_agent_toml_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load_agent_config_with(&dir.path().join("none.toml"), |_| None).unwrap();
+        assert_eq!(c, AgentConfig::default());
+        assert_eq!(c.log_level, "info");
+        assert_eq!(c.reconnect_min_backoff_ms, 500);
+        assert_eq!(c.reconnect_max_backoff_ms, 60_000);
+        assert_eq!(c.report_check_secs, 60);
+        assert!(c.problems().is_empty());
+    }
+
+    #[test]
+    fn file_values_and_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "agent.toml",
+            "log_level = \"debug\"\nreconnect_min_backoff_ms = 100\n",
+        );
+        let c = load_agent_config_with(&p, |_| None).unwrap();
+        assert_eq!(c.log_level, "debug");
+        assert_eq!(c.reconnect_min_backoff_ms, 100);
+        assert_eq!(c.report_check_secs, 60);
+        let env = |k: &str| match k {
+            "WARD_AGENT_LOG_LEVEL" => Some("warn".to_string()),
+            "WARD_AGENT_REPORT_CHECK_SECS" => Some("5".to_string()),
+            _ => None,
+        };
+        let c = load_agent_config_with(&p, env).unwrap();
+        assert_eq!(c.log_level, "warn");
+        assert_eq!(c.report_check_secs, 5);
+        assert_eq!(c.reconnect_min_backoff_ms, 100);
+        let bad_env = |k: &str| (k == "WARD_AGENT_REPORT_CHECK_SECS").then(|| "soon".to_string());
+        let err = load_agent_config_with(&p, bad_env).unwrap_err().to_string();
+        assert!(err.contains("WARD_AGENT_REPORT_CHECK_SECS"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "agent.toml", "log_levle = \"debug\"\n");
+        let err = load_agent_config_with(&p, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log_levle"), "{err}");
+        let p = write(
+            dir.path(),
+            "network.toml",
+            "endpoints = []\npin = \"\"\nproxy2 = 1\n",
+        );
+        let err = load_network_config(&p).unwrap_err().to_string();
+        assert!(err.contains("proxy2"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn value_problems_are_listed() {
+        let c = AgentConfig {
+            log_level: "loud".into(),
+            reconnect_min_backoff_ms: 10,
+            reconnect_max_backoff_ms: 5,
+            report_check_secs: 0,
+        };
+        assert_eq!(c.problems().len(), 3);
+        let n = NetworkConfig {
+            endpoints: vec!["http://x:1".into(), "https://ok:8443".into()],
+            pin: "sha256//short".into(),
+            update_endpoints: vec![],
+        };
+        let p = n.problems();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("http://x:1"));
+        assert!(p[1].starts_with("pin:"));
+        assert!(NetworkConfig::default().problems().len() >= 2);
+    }
+
+    #[test]
+    fn network_toml_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = NetworkConfig {
+            endpoints: vec!["https://127.0.0.1:8443".into()],
+            pin: format!("sha256//{}", "A".repeat(43) + "="),
+            update_endpoints: vec![],
+        };
+        let p = write(dir.path(), "network.toml", &to_toml(&n));
+        assert_eq!(load_network_config(&p).unwrap(), n);
+        assert!(n.problems().is_empty(), "{:?}", n.problems());
+    }
+}

@@ -1,0 +1,344 @@
+//! Running the agent: `run` (lock, pid file, signals, session loop), and
+//! `start`/`stop` of the agent of one prefix.
+//!
+//! `start` installs a systemd unit when systemd is init and the prefix is
+//! the default one; with the default prefix and `/etc/init.d` present it
+//! drops a SysV init script (for boot) and starts the agent itself; in every
+//! other case it spawns `PREFIX/bin/ward-agent run --prefix PREFIX` detached
+//! (new session, stdin closed, output appended to `log/agent.log`).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::config::{load_agent_config, load_network_config};
+use crate::identity::Identity;
+use crate::layout::Layout;
+use crate::session::{run_sessions, RunnerParams};
+use crate::{service, AgentError};
+
+/// Time `stop` waits after SIGTERM before SIGKILL.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time `start` waits for the pid file.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
+    // SAFETY: flock on a file descriptor we own; no memory is touched.
+    if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// Takes the exclusive lock of `data/agent.lock`; `None` if another process
+/// holds it (retried for `patience`).
+pub fn try_lock(layout: &Layout, patience: Duration) -> Result<Option<File>, AgentError> {
+    let path = layout.lock_file();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| AgentError::io("opening", &path, e))?;
+    let deadline = Instant::now() + patience;
+    loop {
+        if flock(&file, libc::LOCK_EX).map_err(|e| AgentError::io("locking", &path, e))? {
+            return Ok(Some(file));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The pid of the agent running for this prefix (the holder of the lock),
+/// `Some(0)` if it runs but its pid file is not written yet.
+pub fn running_pid(layout: &Layout) -> Option<u32> {
+    let file = File::open(layout.lock_file()).ok()?;
+    match flock(&file, libc::LOCK_SH) {
+        Ok(true) => None, // nobody holds it; closing the file releases ours
+        Ok(false) => Some(read_pid(&layout.pid_file()).unwrap_or(0)),
+        Err(_) => None,
+    }
+}
+
+fn init_logging(level: &str) {
+    let level = level
+        .parse::<tracing::Level>()
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_target(false)
+        .with_writer(io::stderr)
+        .try_init();
+}
+
+/// `ward-agent run`: the agent itself, in the foreground, until SIGTERM/SIGINT.
+pub fn run(layout: &Layout) -> Result<(), AgentError> {
+    let config = load_agent_config(&layout.agent_toml())?;
+    let network = load_network_config(&layout.network_toml())?;
+    let mut problems = config.problems();
+    problems.extend(network.problems());
+    if !problems.is_empty() {
+        return Err(AgentError::Usage(format!(
+            "invalid configuration: {}",
+            problems.join("; ")
+        )));
+    }
+    let identity = Identity::load(&layout.identity())?.ok_or_else(|| {
+        AgentError::Usage(format!(
+            "not enrolled: {} is missing; run the install command",
+            layout.identity().display()
+        ))
+    })?;
+    let endpoints = network.parsed_endpoints()?;
+    let tls = ward_pki::pin::pinned_client_config(&network.pin)
+        .map_err(|e| AgentError::Usage(e.to_string()))?;
+
+    let Some(lock) = try_lock(layout, Duration::from_secs(2))? else {
+        let pid = read_pid(&layout.pid_file()).map_or("unknown".into(), |p| p.to_string());
+        return Err(AgentError::Runtime(format!(
+            "another ward-agent is already running for {} (pid {pid})",
+            layout.prefix().display()
+        )));
+    };
+    let pid = std::process::id();
+    ward_pki::secret::write_file_atomic(&layout.pid_file(), format!("{pid}\n").as_bytes(), 0o644)
+        .map_err(|e| AgentError::io("writing", &layout.pid_file(), e))?;
+    init_logging(&config.log_level);
+    tracing::info!(
+        version = crate::VERSION,
+        pid,
+        agent_id = %identity.agent_id,
+        prefix = %layout.prefix().display(),
+        "ward-agent starting"
+    );
+
+    let params = RunnerParams {
+        endpoints,
+        tls,
+        fingerprint: ward_hostinfo::fingerprint(layout.prefix()),
+        identity,
+        config,
+        status_path: layout.status(),
+        host_paths: ward_hostinfo::HostPaths::default(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::Runtime(format!("starting the runtime: {e}")))?;
+    let result = rt.block_on(async {
+        let (tx, rx) = watch::channel(false);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received; stopping"),
+                _ = int.recv() => tracing::info!("SIGINT received; stopping"),
+            }
+            let _ = tx.send(true);
+        });
+        run_sessions(params, rx).await;
+        Ok(())
+    });
+    if read_pid(&layout.pid_file()) == Some(pid) {
+        let _ = std::fs::remove_file(layout.pid_file());
+    }
+    drop(lock);
+    tracing::info!("ward-agent stopped");
+    result
+}
+
+/// `ward-agent start`. Returns the pid of the running agent.
+pub fn start(layout: &Layout) -> Result<u32, AgentError> {
+    if let Some(pid) = running_pid(layout) {
+        println!(
+            "ward-agent is already running for {} (pid {pid})",
+            layout.prefix().display()
+        );
+        return Ok(pid);
+    }
+    if std::fs::symlink_metadata(layout.bin_link()).is_err() {
+        return Err(AgentError::Usage(format!(
+            "no agent installed in {} ({} is missing); run the install command",
+            layout.prefix().display(),
+            layout.bin_link().display()
+        )));
+    }
+    if !layout.identity().exists() {
+        return Err(AgentError::Usage(format!(
+            "not enrolled: {} is missing; run the install command",
+            layout.identity().display()
+        )));
+    }
+    match service::detect(layout) {
+        service::Mode::Systemd => service::systemd_enable_now(layout)
+            .and_then(|()| wait_running(layout, None, START_TIMEOUT)),
+        service::Mode::SysV => {
+            service::install_init_script(layout)?;
+            spawn_detached(layout)
+        }
+        service::Mode::Detached => spawn_detached(layout),
+    }
+}
+
+fn last_log_line(layout: &Layout) -> String {
+    std::fs::read_to_string(layout.log_file())
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// Spawns `bin/ward-agent run` in a new session and waits for its pid file.
+pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
+    let _ = std::fs::remove_file(layout.pid_file());
+    let log_path = layout.log_file();
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(&log_path)
+        .map_err(|e| AgentError::io("opening", &log_path, e))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| AgentError::io("opening", &log_path, e))?;
+    let mut cmd = Command::new(layout.bin_link());
+    cmd.arg("run")
+        .arg("--prefix")
+        .arg(layout.prefix())
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| AgentError::io("starting", &layout.bin_link(), e))?;
+    let pid = child.id();
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Err(AgentError::Runtime(format!(
+                "the agent exited at start ({st}); {}: {}",
+                log_path.display(),
+                last_log_line(layout)
+            )));
+        }
+        if read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some() {
+            return Ok(pid);
+        }
+        if Instant::now() >= deadline {
+            return Err(AgentError::Runtime(format!(
+                "the agent did not start within {} s; see {}",
+                START_TIMEOUT.as_secs(),
+                log_path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until an agent (with `pid`, if given) holds the lock.
+fn wait_running(layout: &Layout, pid: Option<u32>, timeout: Duration) -> Result<u32, AgentError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match running_pid(layout) {
+            Some(p) if p != 0 && pid.is_none_or(|want| want == p) => return Ok(p),
+            _ if Instant::now() >= deadline => {
+                return Err(AgentError::Runtime(format!(
+                    "the agent did not start within {} s; see {}",
+                    timeout.as_secs(),
+                    layout.log_file().display()
+                )))
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn wait_stopped(layout: &Layout, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while running_pid(layout).is_some() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// `ward-agent stop`: SIGTERM, up to [`STOP_TIMEOUT`], then SIGKILL.
+/// Returns the pid that was stopped, `None` if none was running.
+pub fn stop(layout: &Layout) -> Result<Option<u32>, AgentError> {
+    if service::detect(layout) == service::Mode::Systemd && service::unit_installed() {
+        service::systemctl(&["stop", service::UNIT_NAME])?;
+    }
+    let Some(mut pid) = running_pid(layout) else {
+        return Ok(None);
+    };
+    if pid == 0 {
+        // Starting right now: give it a moment to write its pid file.
+        std::thread::sleep(Duration::from_millis(500));
+        pid = running_pid(layout).unwrap_or(0);
+    }
+    let own = std::process::id();
+    if pid <= 1 || pid == own {
+        return Err(AgentError::Runtime(format!(
+            "the agent of {} holds its lock but its pid file ({}) is unusable",
+            layout.prefix().display(),
+            layout.pid_file().display()
+        )));
+    }
+    let signal = |sig| {
+        // SAFETY: kill() with a pid read from our own pid file, checked above.
+        unsafe { libc::kill(pid as libc::pid_t, sig) }
+    };
+    signal(libc::SIGTERM);
+    if wait_stopped(layout, STOP_TIMEOUT) {
+        return Ok(Some(pid));
+    }
+    tracing::warn!(pid, "agent did not stop after SIGTERM; sending SIGKILL");
+    signal(libc::SIGKILL);
+    if wait_stopped(layout, Duration::from_secs(5)) {
+        Ok(Some(pid))
+    } else {
+        Err(AgentError::Runtime(format!(
+            "the agent (pid {pid}) did not stop"
+        )))
+    }
+}

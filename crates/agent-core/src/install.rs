@@ -1,0 +1,412 @@
+//! `ward-agent install`: what the server's `install.sh` runs.
+//!
+//! 1. Validate the arguments.
+//! 2. If `data/identity.json` exists (and belongs to this host and prefix),
+//!    check it with the server by opening a session: accepted → this is a
+//!    **repair**, the identity is kept and the key is not presented.
+//! 3. Otherwise enroll with the key (the key is never written to disk).
+//! 4. Only then write the layout. If the prefix did not exist and anything
+//!    fails, everything created is removed; a repair never deletes the
+//!    existing identity.
+//! 5. Stop a running agent of this prefix, start it, wait until
+//!    `data/status.json` says connected.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ward_proto::{Credential, EnrollRequest, PLATFORMS};
+
+use crate::config::{load_network_config, to_toml, AgentConfig};
+use crate::daemon;
+use crate::enroll::enroll;
+use crate::http::Endpoint;
+use crate::identity::Identity;
+use crate::layout::{swap_symlink, Layout};
+use crate::session::probe;
+use crate::status_file::{AgentStatus, SessionState};
+use crate::AgentError;
+
+/// Arguments of `ward-agent install`.
+#[derive(Clone)]
+pub struct InstallArgs {
+    pub server: String,
+    pub pin: String,
+    /// The verification key; used once, never stored, never logged.
+    pub key: String,
+    pub prefix: PathBuf,
+    pub platform: Option<String>,
+    pub no_start: bool,
+    pub wait_secs: u64,
+}
+
+/// What the install did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallOutcome {
+    pub agent_id: String,
+    pub prefix: PathBuf,
+    /// An existing identity was kept.
+    pub repaired: bool,
+    pub started: bool,
+    /// The endpoint the agent connected to within `wait_secs`.
+    pub connected: Option<String>,
+    /// The agent's last error when it did not connect in time.
+    pub last_error: Option<String>,
+}
+
+impl InstallOutcome {
+    /// The line printed on success (stdout), or the warning (stderr).
+    pub fn message(&self, wait_secs: u64) -> Result<String, String> {
+        let (id, prefix) = (&self.agent_id, self.prefix.display());
+        match (&self.connected, self.started) {
+            (Some(ep), _) => Ok(format!(
+                "Ward agent {id} installed in {prefix}; connected to {ep}: protected"
+            )),
+            (None, false) => Ok(format!(
+                "Ward agent {id} installed in {prefix}; not started (--no-start)"
+            )),
+            (None, true) => Err(format!(
+                "warning: Ward agent {id} installed in {prefix} but not connected after {wait_secs} s \
+                 (last error: {}); it keeps trying, see `ward-agent status --prefix {prefix}`",
+                self.last_error.as_deref().unwrap_or("none yet")
+            )),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::Runtime(format!("starting the runtime: {e}")))
+}
+
+fn platform(arg: Option<&str>) -> Result<String, AgentError> {
+    match arg {
+        Some(p) if PLATFORMS.contains(&p) => Ok(p.to_string()),
+        Some(p) => Err(AgentError::Usage(format!(
+            "unknown platform {p:?} (known: {})",
+            PLATFORMS.join(", ")
+        ))),
+        None => ward_proto::current_platform()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                AgentError::Usage("this platform is not supported; pass --platform".into())
+            }),
+    }
+}
+
+/// Runs the whole install.
+pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
+    let ep =
+        Endpoint::parse(&args.server).map_err(|e| AgentError::Usage(format!("--server: {e}")))?;
+    let tls = ward_pki::pin::pinned_client_config(&args.pin)
+        .map_err(|e| AgentError::Usage(format!("--pin: {e}")))?;
+    if args.key.trim().is_empty() || args.key.chars().any(char::is_whitespace) {
+        return Err(AgentError::Usage(
+            "--key: the verification key is empty or malformed".into(),
+        ));
+    }
+    let platform = platform(args.platform.as_deref())?;
+    let layout = Layout::new(&args.prefix);
+    let fingerprint = ward_hostinfo::fingerprint(layout.prefix());
+    let rt = runtime()?;
+
+    // 2. Repair check.
+    let existing = match Identity::load(&layout.identity()) {
+        Ok(id) => id,
+        Err(e) => {
+            println!(
+                "existing identity is unusable ({}); enrolling again",
+                crate::one_line(&e)
+            );
+            None
+        }
+    };
+    let mut kept = None;
+    if let Some(id) = existing {
+        if id.fingerprint != fingerprint {
+            println!(
+                "identity {} was enrolled on another host or prefix; enrolling a new agent",
+                id.agent_id
+            );
+        } else {
+            match rt.block_on(probe(&ep, tls.clone(), &id.credential, &fingerprint)) {
+                Ok(_) => {
+                    println!(
+                        "agent {} is known to the server; repairing the install",
+                        id.agent_id
+                    );
+                    kept = Some(id);
+                }
+                Err(e) if e.is_auth_rejection() => println!(
+                    "the server no longer accepts agent {} ({e}); enrolling again",
+                    id.agent_id
+                ),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let repaired = kept.is_some();
+
+    // 3. Enroll.
+    let identity = match kept {
+        Some(id) => id,
+        None => {
+            let report =
+                ward_hostinfo::HostCollector::new(Default::default(), crate::VERSION).collect();
+            let req = EnrollRequest {
+                key: args.key.clone(),
+                fingerprint: fingerprint.clone(),
+                agent_version: crate::VERSION.to_string(),
+                platform,
+                report,
+            };
+            let resp = rt.block_on(enroll(&ep, tls.clone(), &req))?;
+            let cred = Credential::parse(&resp.credential).map_err(|_| {
+                AgentError::Runtime("the server returned a malformed credential".into())
+            })?;
+            if cred.agent_id != resp.agent_id {
+                return Err(AgentError::Runtime(
+                    "the server returned a credential for another agent".into(),
+                ));
+            }
+            Identity {
+                agent_id: resp.agent_id,
+                credential: resp.credential,
+                fingerprint,
+            }
+        }
+    };
+    drop(rt);
+
+    // 4. Write the layout, undoing it on failure.
+    let mut undo = Undo::new(&layout);
+    if let Err(e) = write_layout(&layout, &ep, &args.pin, &identity, repaired, &mut undo) {
+        undo.run();
+        return Err(e);
+    }
+
+    // 5. (Re)start.
+    let mut outcome = InstallOutcome {
+        agent_id: identity.agent_id.clone(),
+        prefix: layout.prefix().to_path_buf(),
+        repaired,
+        started: false,
+        connected: None,
+        last_error: None,
+    };
+    if args.no_start {
+        return Ok(outcome);
+    }
+    let started = daemon::stop(&layout).and_then(|_| daemon::start(&layout));
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(e) => {
+            if !undo.prefix_existed {
+                undo.run();
+            }
+            return Err(e);
+        }
+    };
+    outcome.started = true;
+    let (connected, last_error) = wait_connected(&layout, pid, Duration::from_secs(args.wait_secs));
+    outcome.connected = connected;
+    outcome.last_error = last_error;
+    Ok(outcome)
+}
+
+/// Polls `data/status.json` of agent `pid` until it says connected.
+fn wait_connected(layout: &Layout, pid: u32, wait: Duration) -> (Option<String>, Option<String>) {
+    let deadline = Instant::now() + wait;
+    let mut last_error = None;
+    loop {
+        if let Ok(Some(s)) = AgentStatus::read(&layout.status()) {
+            if s.pid == pid {
+                if s.session == SessionState::Connected {
+                    return (s.endpoint, None);
+                }
+                last_error = s.last_error;
+            }
+        }
+        if Instant::now() >= deadline || daemon::running_pid(layout).is_none() {
+            return (None, last_error);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What the install created or overwrote, to put back on failure.
+struct Undo {
+    prefix: PathBuf,
+    prefix_existed: bool,
+    created: Vec<PathBuf>,
+    overwritten: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Undo {
+    fn new(layout: &Layout) -> Self {
+        Undo {
+            prefix: layout.prefix().to_path_buf(),
+            prefix_existed: layout.prefix().exists(),
+            created: Vec::new(),
+            overwritten: Vec::new(),
+        }
+    }
+
+    /// Notes that `path` is about to be written.
+    fn before_write(&mut self, path: &Path) {
+        match std::fs::read(path) {
+            Ok(old) => self.overwritten.push((path.to_path_buf(), old)),
+            Err(_) if std::fs::symlink_metadata(path).is_err() => {
+                self.created.push(path.to_path_buf())
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn run(&mut self) {
+        if !self.prefix_existed {
+            let _ = std::fs::remove_dir_all(&self.prefix);
+        }
+        for (path, old) in self.overwritten.drain(..).rev() {
+            let _ = std::fs::write(&path, old);
+        }
+        for path in self.created.drain(..).rev() {
+            if path.is_dir() && !path.is_symlink() {
+                let _ = std::fs::remove_dir(&path);
+            } else {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+fn io_err<'a>(
+    context: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> AgentError + 'a {
+    move |e| AgentError::io(context, path, e)
+}
+
+fn write_layout(
+    layout: &Layout,
+    ep: &Endpoint,
+    pin: &str,
+    identity: &Identity,
+    repaired: bool,
+    undo: &mut Undo,
+) -> Result<(), AgentError> {
+    let created = layout
+        .create_dirs()
+        .map_err(io_err("creating", layout.prefix()))?;
+    undo.created.extend(created);
+
+    // The binary, into agent/<version>/, and the bin/ link to it.
+    let version_dir = layout.version_dir(crate::VERSION);
+    if !version_dir.exists() {
+        std::fs::create_dir(&version_dir).map_err(io_err("creating", &version_dir))?;
+        undo.created.push(version_dir.clone());
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| AgentError::Runtime(format!("finding this program: {e}")))?;
+    let bin = layout.versioned_bin(crate::VERSION);
+    let bytes = std::fs::read(&exe).map_err(io_err("reading", &exe))?;
+    if std::fs::read(&bin).ok().as_deref() != Some(bytes.as_slice()) {
+        undo.before_write(&bin);
+        ward_pki::secret::write_file_atomic(&bin, &bytes, 0o755)
+            .map_err(io_err("writing", &bin))?;
+    }
+    let link = layout.bin_link();
+    undo.before_write(&link);
+    swap_symlink(&Layout::link_target(crate::VERSION), &link).map_err(io_err("linking", &link))?;
+
+    // conf/network.toml: this server first, other configured endpoints kept.
+    let net_path = layout.network_toml();
+    let mut net = load_network_config(&net_path).unwrap_or_default();
+    net.endpoints
+        .retain(|e| Endpoint::parse(e).map(|p| p != *ep).unwrap_or(false));
+    net.endpoints.insert(0, ep.url.clone());
+    net.pin = pin.trim().to_string();
+    undo.before_write(&net_path);
+    ward_pki::secret::write_file_atomic(&net_path, to_toml(&net).as_bytes(), 0o644)
+        .map_err(io_err("writing", &net_path))?;
+
+    // conf/agent.toml: defaults, unless the operator already has one.
+    let agent_path = layout.agent_toml();
+    if !agent_path.exists() {
+        undo.before_write(&agent_path);
+        ward_pki::secret::write_file_atomic(
+            &agent_path,
+            to_toml(&AgentConfig::default()).as_bytes(),
+            0o644,
+        )
+        .map_err(io_err("writing", &agent_path))?;
+    }
+
+    // data/identity.json last, 0600; a repair keeps the file as it is.
+    if !repaired {
+        undo.before_write(&layout.identity());
+        identity.save(&layout.identity())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages() {
+        let mut o = InstallOutcome {
+            agent_id: "ag_1".into(),
+            prefix: "/opt/w".into(),
+            repaired: false,
+            started: true,
+            connected: Some("https://h:1".into()),
+            last_error: None,
+        };
+        assert_eq!(
+            o.message(15).unwrap(),
+            "Ward agent ag_1 installed in /opt/w; connected to https://h:1: protected"
+        );
+        o.connected = None;
+        o.last_error = Some("connect 127.0.0.1:9: connection refused".into());
+        let w = o.message(15).unwrap_err();
+        assert!(
+            w.starts_with("warning: ") && w.contains("connection refused") && !w.contains('\n')
+        );
+    }
+
+    #[test]
+    fn platform_validation() {
+        assert_eq!(platform(Some("linux-aarch64")).unwrap(), "linux-aarch64");
+        assert!(matches!(platform(Some("plan9")), Err(AgentError::Usage(_))));
+    }
+
+    #[test]
+    fn undo_removes_a_new_prefix_and_restores_overwritten_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path().join("new"));
+        let mut undo = Undo::new(&layout);
+        undo.created.extend(layout.create_dirs().unwrap());
+        std::fs::write(layout.agent_toml(), "x").unwrap();
+        undo.run();
+        assert!(!layout.prefix().exists());
+
+        let layout = Layout::new(dir.path().join("old"));
+        layout.create_dirs().unwrap();
+        std::fs::write(layout.network_toml(), "old").unwrap();
+        let mut undo = Undo::new(&layout);
+        undo.before_write(&layout.network_toml());
+        undo.before_write(&layout.agent_toml());
+        std::fs::write(layout.network_toml(), "new").unwrap();
+        std::fs::write(layout.agent_toml(), "new").unwrap();
+        undo.run();
+        assert_eq!(
+            std::fs::read_to_string(layout.network_toml()).unwrap(),
+            "old"
+        );
+        assert!(!layout.agent_toml().exists());
+        assert!(layout.prefix().exists());
+    }
+}

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Ward agent installer, served by ward-server at /install.sh.
+#
+#   sh install.sh --server URL --pin PIN --key KEY --platform PLATFORM [ARGS...]
+#
+# Downloads ward-agent for PLATFORM from the Ward server itself (TLS, server
+# key pinned), checks its SHA-256, and runs
+# `ward-agent install --server URL --pin PIN --key KEY --platform PLATFORM ARGS...`
+# (e.g. ARGS = --prefix DIR). Exits with the agent installer's status.
+#
+# Everything runs inside main(), called on the last line: a truncated
+# download runs nothing.
+
+say() {
+    printf 'ward-install: %s\n' "$*" >&2
+}
+
+die() {
+    say "$*"
+    exit 1
+}
+
+# fetch URL FILE: downloads with the pin; on failure prints one line naming
+# the cause and returns non-zero.
+fetch() {
+    code=$(curl -fsSk --pinnedpubkey "$pin" --connect-timeout 15 --max-time 600 \
+        -w '%{http_code}' -o "$2" "$1" 2>/dev/null)
+    rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    case $rc in
+        6) cause="cannot resolve the server's host name in $server" ;;
+        7) cause="connection refused by $server (is ward-server running and reachable?)" ;;
+        28) cause="timed out talking to $server" ;;
+        35) cause="TLS handshake with $server failed" ;;
+        90) cause="server key does not match pin (is $server really your Ward server?)" ;;
+        22)
+            if [ "$code" = 404 ]; then
+                cause="the server has no ward-agent package for platform $platform (HTTP 404 for $1)"
+            else
+                cause="the server answered HTTP $code for $1"
+            fi
+            ;;
+        *) cause="downloading $1 failed (curl exit code $rc)" ;;
+    esac
+    say "$cause"
+    return "$rc"
+}
+
+main() {
+    server=
+    pin=
+    key=
+    platform=
+    # Our four options are taken out; everything else is passed through in order.
+    n=$#
+    while [ "$n" -gt 0 ]; do
+        arg=$1
+        shift
+        n=$((n - 1))
+        case $arg in
+            --server | --pin | --key | --platform)
+                [ "$n" -gt 0 ] || die "$arg needs a value"
+                val=$1
+                shift
+                n=$((n - 1))
+                case $arg in
+                    --server) server=$val ;;
+                    --pin) pin=$val ;;
+                    --key) key=$val ;;
+                    --platform) platform=$val ;;
+                esac
+                ;;
+            --server=*) server=${arg#*=} ;;
+            --pin=*) pin=${arg#*=} ;;
+            --key=*) key=${arg#*=} ;;
+            --platform=*) platform=${arg#*=} ;;
+            *) set -- "$@" "$arg" ;;
+        esac
+    done
+    [ -n "$server" ] || die "missing --server URL"
+    [ -n "$pin" ] || die "missing --pin PIN"
+    [ -n "$key" ] || die "missing --key KEY"
+    [ -n "$platform" ] || die "missing --platform PLATFORM"
+    server=${server%/}
+    command -v curl >/dev/null 2>&1 || die "curl is required but was not found in PATH"
+
+    tmp=$(mktemp -d 2>/dev/null || mktemp -d -t ward-install.XXXXXX) ||
+        die "cannot create a temporary directory"
+    trap 'rm -rf "$tmp"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+
+    fetch "$server/download/agent/$platform" "$tmp/ward-agent" || exit 1
+    if command -v sha256sum >/dev/null 2>&1; then
+        fetch "$server/download/agent/$platform.sha256" "$tmp/ward-agent.sha256" || exit 1
+        want=$(cut -d ' ' -f 1 <"$tmp/ward-agent.sha256")
+        got=$(sha256sum "$tmp/ward-agent" | cut -d ' ' -f 1)
+        [ -n "$want" ] && [ "$want" = "$got" ] ||
+            die "the downloaded agent is corrupt (sha256 $got, the server says $want)"
+    fi
+    chmod 755 "$tmp/ward-agent" || die "cannot make the agent executable in $tmp"
+
+    "$tmp/ward-agent" install --server "$server" --pin "$pin" --key "$key" \
+        --platform "$platform" "$@"
+    status=$?
+    exit "$status"
+}
+
+main "$@"

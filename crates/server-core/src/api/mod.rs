@@ -1,0 +1,65 @@
+//! The REST API under `/api/v1`, authenticated with bearer API tokens
+//! (`Authorization: Bearer wt_…`, stored as SHA-256 hashes).
+
+pub mod assets;
+pub mod keys;
+pub mod policy;
+pub mod setup;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use ward_pki::secret::sha256_hex;
+
+use crate::clock::now_ms;
+use crate::gateway::bearer;
+use crate::http_error::HttpError;
+use crate::state::AppState;
+
+/// The OpenAPI 3 document of this API.
+pub const OPENAPI_JSON: &str = include_str!("../../assets/openapi.json");
+
+/// Authenticated API routes.
+pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/assets", get(assets::list))
+        .route("/api/v1/assets/{id}", get(assets::detail))
+        .route("/api/v1/keys", get(keys::list).post(keys::create))
+        .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
+        .route("/api/v1/install-command", get(setup::install_command))
+        .route("/api/v1/settings/policy", get(policy::get).put(policy::put))
+        .route_layer(middleware::from_fn_with_state(st, require_token))
+}
+
+/// Refuses requests without a live API token.
+async fn require_token(
+    State(st): State<Arc<AppState>>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let Some(token) = bearer(req.headers()) else {
+        return HttpError::unauthorized("an API token is required (Authorization: Bearer wt_…)")
+            .into_response();
+    };
+    match st
+        .store
+        .use_api_token(&sha256_hex(token.as_bytes()), now_ms())
+        .await
+    {
+        Ok(Some(_)) => next.run(req).await,
+        Ok(None) => HttpError::unauthorized("unknown or revoked API token").into_response(),
+        Err(e) => HttpError::internal("checking an API token failed", e).into_response(),
+    }
+}
+
+/// `GET /api/v1/openapi.json` (public).
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
