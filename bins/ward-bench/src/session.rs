@@ -287,7 +287,8 @@ async fn live(
                     Ok(ServerMsg::Error { code, .. }) => {
                         return (Ended::Failed(format!("server error: {}", code.as_str())), healthy);
                     }
-                    Ok(ServerMsg::Welcome { .. }) => {}
+                    // A second Welcome, or messages this simulator does not use.
+                    Ok(_) => {}
                     Err(e) => return (Ended::Failed(format!("protocol: {e}")), healthy),
                 }
             }

@@ -32,7 +32,21 @@
 //!   | -- Keepalive{seq} -------------------> |  every policy.keepalive_secs
 //!   | <- KeepaliveAck{seq} ----------------- |
 //!   | <- Policy{policy} -------------------- |  whenever an operator changes it
+//!   | -- Events{events} -------------------> |  host events from the agent's disk spool
+//!   | <- EventsAck{up_to} ------------------ |  all events with id <= up_to are stored
+//!   | -- SpoolStats{depth, dropped_total} -> |  spool health, with keepalives
 //! ```
+//!
+//! # Events and acknowledgement
+//!
+//! Event ids are a per-agent sequence that only grows (it survives agent
+//! restarts: the spool keeps it). An `Events` batch carries events in
+//! increasing id order, at most [`MAX_EVENTS_PER_BATCH`] of them and within
+//! [`MAX_FRAME_BYTES`]. The server answers `EventsAck{up_to}` only after the
+//! events are durably stored; the ack is cumulative. The agent deletes spooled
+//! events only once acknowledged and re-sends unacknowledged ones after a
+//! reconnect; the server drops events whose id is not above the highest id it
+//! already stored for that asset, so each event is stored exactly once.
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +60,8 @@ pub const SESSION_PATH: &str = "/api/v1/agent/session";
 pub const ENROLL_PATH: &str = "/api/v1/agent/enroll";
 /// Largest frame either side accepts, in bytes.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// Most events one `Events` frame may carry.
+pub const MAX_EVENTS_PER_BATCH: usize = 1000;
 
 /// Intervals the server pushes to agents. Server settings, never agent-local.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +168,11 @@ pub enum AgentMsg {
     Report { report: HostReport },
     /// Liveness signal, every `policy.keepalive_secs`.
     Keepalive { seq: u64 },
+    /// Host events, increasing ids, at most [`MAX_EVENTS_PER_BATCH`].
+    Events { events: Vec<ward_events::Event> },
+    /// Spool health: events waiting, and events dropped because the spool was
+    /// full (a counter since the spool was created; never decreases).
+    SpoolStats { depth: u64, dropped_total: u64 },
 }
 
 /// Messages from server to agent.
@@ -169,6 +190,8 @@ pub enum ServerMsg {
     Policy { policy: Policy },
     /// Acknowledges a keepalive.
     KeepaliveAck { seq: u64 },
+    /// Every event of this agent with `id <= up_to` is durably stored.
+    EventsAck { up_to: u64 },
     /// The server is closing the session because of this error.
     Error { code: ErrorCode, message: String },
 }
@@ -411,6 +434,7 @@ mod tests {
                 },
             },
             ServerMsg::KeepaliveAck { seq: 7 },
+            ServerMsg::EventsAck { up_to: 99 },
             ServerMsg::Error {
                 code: ErrorCode::Protocol,
                 message: "bad".into(),
@@ -521,5 +545,39 @@ mod tests {
         assert!(!a.differs_materially(&b));
         b.ips.push("192.0.2.1".into());
         assert!(a.differs_materially(&b));
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    #[test]
+    fn events_frame_matches_the_documented_shape() {
+        // Written by hand from the contract: a flat event object tagged by "kind".
+        let frame = r#"{"type":"events","events":[{"id":7,"host_time_ms":1765349748000,"source":"/var/log/auth.log","kind":"auth.ssh_failed","user":"root","src_ip":"192.0.2.10","src_port":38926,"method":"password","invalid_user":false}]}"#;
+        let AgentMsg::Events { events } = AgentMsg::decode(frame).expect("decodes") else {
+            panic!("not an events frame");
+        };
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].id, 7);
+        assert_eq!(events[0].source, "/var/log/auth.log");
+        let again = AgentMsg::Events { events }.encode();
+        assert_eq!(AgentMsg::decode(&again).ok(), AgentMsg::decode(frame).ok());
+    }
+
+    #[test]
+    fn ack_and_spool_stats_wire_form() {
+        assert_eq!(
+            ServerMsg::EventsAck { up_to: 5 }.encode(),
+            r#"{"type":"events_ack","up_to":5}"#
+        );
+        assert_eq!(
+            AgentMsg::decode(r#"{"type":"spool_stats","depth":3,"dropped_total":1}"#).unwrap(),
+            AgentMsg::SpoolStats {
+                depth: 3,
+                dropped_total: 1
+            }
+        );
     }
 }

@@ -122,6 +122,8 @@ pub async fn run(
                     Some(ServerMsg::Welcome { .. }) => {
                         tracing::debug!("ignoring a second welcome");
                     }
+                    // The event spool (issue 6) consumes acknowledgements.
+                    Some(ServerMsg::EventsAck { .. }) => {}
                     None => {}
                 }
             }

@@ -222,6 +222,11 @@ async fn on_message(
         AgentMsg::Hello { .. } => {
             return Step::End(protocol("hello is only valid as the first message"));
         }
+        // Event ingestion is built by the event-pipeline work (issue 6).
+        AgentMsg::Events { .. } => {
+            return Step::End(protocol("this server does not accept events yet"));
+        }
+        AgentMsg::SpoolStats { .. } => {}
     }
     Step::Continue
 }
