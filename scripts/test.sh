@@ -11,7 +11,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo deny (licenses, bans, sources)"
+command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --quiet
+cargo deny --log-level error check bans licenses sources
 echo "== cargo build (programs used by end-to-end tests)"
 cargo build --workspace --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
+echo "== fuzz smoke (every cargo-fuzz target, ${WARD_FUZZ_SECS:-20}s each)"
+scripts/fuzz-smoke.sh "${WARD_FUZZ_SECS:-20}"
