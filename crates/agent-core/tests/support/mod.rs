@@ -410,6 +410,11 @@ async fn session_loop<S>(
                     }),
                     AgentMsg::Keepalive { seq } => Some(ServerMsg::KeepaliveAck { seq }),
                     AgentMsg::Report { .. } => None,
+                    // Stored at once: acknowledge up to the last id.
+                    AgentMsg::Events { events } => events
+                        .last()
+                        .map(|e| ServerMsg::EventsAck { up_to: e.id }),
+                    AgentMsg::SpoolStats { .. } => None,
                 };
                 if let Some(r) = reply {
                     if ws.send(Message::text(r.encode())).await.is_err() {
