@@ -12,6 +12,8 @@
 #   KEEPALIVE_SECS  server policy keepalive interval (default 30)
 #   DURATION        seconds to hold all sessions (default 120)
 #   PORT            loopback port of the server (default 18443)
+#   LOG_LEVEL       server log level (default warn: ~3 info lines per session
+#                   start would otherwise go to WORK_DIR/server.log)
 #   WORK_DIR        where the data dir, logs and credentials go (default: a new /tmp dir)
 #   KEEP=1          keep WORK_DIR afterwards (default: removed)
 #   SKIP_BUILD=1    use the binaries already built
@@ -36,6 +38,7 @@ profile=release-server
 keepalive=${KEEPALIVE_SECS:-30}
 duration=${DURATION:-120}
 port=${PORT:-18443}
+log_level=${LOG_LEVEL:-warn}
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$root" && cargo build --profile "$profile" -p ward-server -p ward-bench)
@@ -75,7 +78,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "server: $server_bin on 127.0.0.1:$port, keepalive ${keepalive}s, data $data" >&2
-WARD_POLICY__KEEPALIVE_SECS=$keepalive WARD_LOG__LEVEL=warn \
+WARD_POLICY__KEEPALIVE_SECS=$keepalive WARD_LOG__LEVEL=$log_level \
     "$server_bin" serve --data-dir "$data" --listen "127.0.0.1:$port" \
     >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -12,6 +12,22 @@ want ip iproute2
 want pgrep procps
 want openssl openssl
 want sha256sum coreutils
+# Login detection tests (tests/e2e/tests/detection.rs): a real sshd and rsyslog
+# in a network namespace, attacked with ssh + sshpass from another one.
+want sshd openssh-server
+want ssh openssh-client
+want sshpass sshpass
+want rsyslogd rsyslog
+# Console tests (tests/console): Debian's Chromium driven by playwright-core from npm.
+want chromium chromium
+want node nodejs
+want npm npm
+# Network tests (tests/e2e/tests/network.rs): a real HTTP CONNECT proxy,
+# firewall rules in a namespace, and a faked clock for `ward-agent doctor`.
+want tinyproxy tinyproxy-bin
+want iptables-save iptables
+want nft nftables
+want faketime faketime
 
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -21,7 +37,15 @@ if ((${#need_pkgs[@]})); then
   echo "install-test-deps: installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Packages such as openssh-server and rsyslog start their daemons when
+  # installed; the tests run their own copies, so keep the host's stopped.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && own_policy=1
+  fi
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  if ((own_policy)); then rm -f "$policy"; fi
 fi
 
 for c in rustfmt clippy; do

@@ -18,5 +18,7 @@ echo "== cargo build (programs used by end-to-end tests)"
 cargo build --workspace --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
+echo "== console end-to-end tests (headless Chromium, real server and agent)"
+CONSOLE_TEST_BIN_DIR="${CARGO_TARGET_DIR:-$PWD/target}/debug" scripts/console-tests.sh
 echo "== fuzz smoke (every cargo-fuzz target, ${WARD_FUZZ_SECS:-20}s each)"
 scripts/fuzz-smoke.sh "${WARD_FUZZ_SECS:-20}"

@@ -3,10 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+mod replay;
+use ward_agent_core::doctor::{self, DoctorOptions};
 use ward_agent_core::install::{install, InstallArgs};
 use ward_agent_core::layout::{Layout, DEFAULT_PREFIX};
+use ward_agent_core::net::plan::NetworkFlags;
 use ward_agent_core::status_cmd::StatusReport;
 use ward_agent_core::{config, daemon, exit_code, one_line, AgentError};
 
@@ -57,6 +62,8 @@ enum Cmd {
         /// Seconds to wait for the agent to connect.
         #[arg(long, value_name = "N", default_value_t = 15)]
         wait_secs: u64,
+        #[command(flatten)]
+        network: NetworkArgs,
     },
     /// Start the agent of the prefix (systemd unit for the default prefix under systemd, else a detached process).
     Start {
@@ -73,7 +80,7 @@ enum Cmd {
         #[command(flatten)]
         prefix: PrefixArg,
     },
-    /// Show version, agent id, session state, endpoint, last keepalive and last error.
+    /// Show version, agent id, session state, endpoint and path in use, last keepalive and last error.
     #[command(after_help = "Exit codes: 0 connected, 1 running but not connected, 3 not running.")]
     Status {
         #[command(flatten)]
@@ -82,12 +89,76 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check everything the agent needs (processes, DNS, TCP, TLS and pin of each endpoint, overrides, proxy, clock, firewall, CPU/memory, conflicting software) and print each finding with a fix.
+    #[command(after_help = DOCTOR_EXIT_CODES)]
+    Doctor {
+        #[command(flatten)]
+        prefix: PrefixArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Seconds allowed for each network step.
+        #[arg(long, value_name = "SECS", default_value_t = 5)]
+        timeout: u64,
+        /// Largest clock difference to the server that is healthy, seconds.
+        #[arg(
+            long,
+            value_name = "SECS",
+            default_value_t = 60,
+            env = "WARD_DOCTOR_MAX_CLOCK_SKEW_SECS"
+        )]
+        max_clock_skew: u64,
+        /// How long CPU use is sampled, milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        cpu_sample_ms: u64,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
         command: ConfigCmd,
     },
+    /// Run the built-in (and --rules) rules over a log file offline; print alerts as JSON lines.
+    Replay {
+        /// What the file holds: `auth` (auth.log / secure / journal text).
+        #[arg(long, value_name = "KIND", default_value = "auth")]
+        source: String,
+        /// The log file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Year of classic syslog timestamps (default: the file's modification year).
+        #[arg(long, value_name = "Y")]
+        year: Option<i32>,
+        /// Directory of extra rule files (*.yml, *.yaml).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
 }
+
+/// Network flags of `install`; they write conf/network.toml.
+#[derive(clap::Args)]
+struct NetworkArgs {
+    /// Session endpoint, https://host:port; repeat in order of preference (default: --server).
+    #[arg(long = "endpoint", value_name = "URL")]
+    endpoints: Vec<String>,
+    /// Update/package endpoint, https://host:port; repeat in order of preference.
+    #[arg(long = "update-endpoint", value_name = "URL")]
+    update_endpoints: Vec<String>,
+    /// Use IP for HOST instead of DNS (repeatable; /etc/hosts is not touched).
+    #[arg(long = "override", value_name = "HOST=IP")]
+    overrides: Vec<String>,
+    /// HTTP CONNECT proxy, http://[user:password@]host:port (used for enrollment too).
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Remove a configured proxy.
+    #[arg(long)]
+    no_proxy: bool,
+}
+
+const DOCTOR_EXIT_CODES: &str = "Exit codes:
+  0  healthy (every finding ok, info or skip)
+  1  at least one check failed
+  2  usage error
+  6  warnings, no failure";
 
 #[derive(Subcommand)]
 enum ConfigCmd {
@@ -108,6 +179,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
             platform,
             no_start,
             wait_secs,
+            network,
         } => {
             let outcome = install(&InstallArgs {
                 server,
@@ -117,6 +189,13 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
                 platform,
                 no_start,
                 wait_secs,
+                network: NetworkFlags {
+                    endpoints: network.endpoints,
+                    update_endpoints: network.update_endpoints,
+                    overrides: network.overrides,
+                    proxy: network.proxy,
+                    no_proxy: network.no_proxy,
+                },
             })?;
             match outcome.message(wait_secs) {
                 Ok(line) => println!("{line}"),
@@ -157,6 +236,33 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
             }
             Ok(report.exit_code())
         }
+        Cmd::Doctor {
+            prefix,
+            json,
+            timeout,
+            max_clock_skew,
+            cpu_sample_ms,
+        } => {
+            let opts = DoctorOptions {
+                timeout: Duration::from_secs(timeout.max(1)),
+                max_clock_skew: Duration::from_secs(max_clock_skew),
+                cpu_sample: Duration::from_millis(cpu_sample_ms.clamp(100, 10_000)),
+                ..DoctorOptions::default()
+            };
+            let report = doctor::run(&Layout::new(prefix.prefix), &opts);
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(report.exit_code())
+        }
+        Cmd::Replay {
+            source,
+            file,
+            year,
+            rules,
+        } => replay::replay(&source, &file, year, rules.as_deref()),
         Cmd::Config {
             command: ConfigCmd::Validate { prefix },
         } => {

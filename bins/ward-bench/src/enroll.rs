@@ -142,6 +142,7 @@ pub fn connect_error_kind(e: &ConnectError) -> String {
         ConnectError::Resolve { reason, .. } => format!("resolve: {reason}"),
         ConnectError::Connect { reason, .. } => format!("connect: {reason}"),
         ConnectError::Tls { reason, .. } => format!("tls: {reason}"),
+        ConnectError::Proxy { reason, .. } => format!("proxy: {reason}"),
         ConnectError::Exchange { reason, .. } => format!("http: {reason}"),
     }
 }

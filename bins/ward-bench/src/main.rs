@@ -8,7 +8,8 @@
 //! its RSS and CPU, the keepalive rate and latency, and the time until the
 //! server shows every agent protected.
 //!
-//! Modules: [`cli`] (syntax), [`run`] (the phases), [`enroll`] (bulk
+//! Modules: [`cli`] (syntax), [`run`] (setup and report), [`phases`] (ramp
+//! and hold), [`enroll`] (bulk
 //! enrollment and the credentials file), [`session`] (one simulated agent),
 //! [`net`] (fd limit, bind-before-connect, TLS config), [`iprange`] (source
 //! addresses), [`monitor`] and [`procstat`] (sampling), [`server_api`]
@@ -20,12 +21,16 @@ mod enroll;
 mod iprange;
 mod monitor;
 mod net;
+mod phases;
 mod procstat;
 mod report;
 mod run;
 mod server_api;
 mod session;
 mod stats;
+
+#[cfg(test)]
+mod e2e_tests;
 
 use clap::Parser;
 

@@ -39,6 +39,7 @@ pub struct EnrollReport {
     pub secs: f64,
     pub per_s: f64,
     pub latency: Latency,
+    pub resources: Window,
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -87,6 +88,8 @@ pub struct Report {
     pub threads: usize,
     pub tls_resumption: bool,
     pub nofile_limit: u64,
+    /// Only enrollment ran (`--enroll-only`).
+    pub enroll_only: bool,
     pub enroll: EnrollReport,
     pub server_rss_mib_before: Option<f64>,
     pub ramp: RampReport,
@@ -174,7 +177,13 @@ pub fn text(r: &Report) -> String {
         e.reused,
         lat(&e.latency)
     );
+    if e.enrolled > 0 {
+        resources(&mut o, &e.resources);
+    }
     errors(&mut o, &e.errors);
+    if r.enroll_only {
+        return o;
+    }
     let rp = &r.ramp;
     let _ = writeln!(
         o,
@@ -259,6 +268,12 @@ mod tests {
         let t = text(&r);
         assert!(t.contains("held all 10: yes"), "{t}");
         assert!(t.contains("3 × tls: timed out"), "{t}");
+        r.enroll_only = true;
+        let t = text(&r);
+        assert!(
+            t.starts_with("ward-bench agents") && !t.contains("ramp:"),
+            "{t}"
+        );
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["ramp"]["errors"]["tls: timed out"], 3);
     }

@@ -1,6 +1,6 @@
-//! `ward-bench agents`: enroll, ramp up, hold, measure.
+//! `ward-bench agents`: set up, enroll, ramp up, hold, and assemble the
+//! report (the phases themselves are in [`crate::phases`]).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,17 +11,19 @@ use ward_agent_core::http::Endpoint;
 
 use crate::cli::AgentsArgs;
 use crate::enroll::{enroll_missing, CredFile};
-use crate::iprange::{check_against_server, parse_source_ips, source_for};
+use crate::iprange::{check_against_server, parse_source_ips};
 use crate::monitor::{self, Monitor, SamplerParams};
 use crate::net::{raise_nofile, resolve, tls_config};
+use crate::phases::{hold, ramp, Run};
 use crate::procstat;
-use crate::report::{EnrollReport, HoldReport, Latency, RampReport, Report};
+use crate::report::{EnrollReport, Latency, Report};
 use crate::server_api;
-use crate::session::{run_agent, Agent, Shared};
-use crate::stats::{rate, Stats};
+use crate::session::Shared;
+use crate::stats::Stats;
 
-/// Descriptors kept free for the runtime, metrics polls and enrollment.
-const FD_MARGIN: u64 = 512;
+/// Descriptors kept free for the runtime and the metrics and API polls
+/// (enrollment connections are counted separately).
+pub const FD_MARGIN: u64 = 512;
 
 pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
     if a.count == 0 {
@@ -37,7 +39,7 @@ pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
     if nofile < need {
         bail!(
             "the open-files limit is {nofile}, {need} are needed for {} agents: \
-             run as root or raise `ulimit -Hn`",
+             raise `ulimit -Hn` (needs root/CAP_SYS_RESOURCE) or split the run with --offset",
             a.count
         );
     }
@@ -49,42 +51,11 @@ pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
         threads,
         tls_resumption: a.tls_resume,
         nofile_limit: nofile,
+        enroll_only: a.enroll_only,
         ..Default::default()
     };
-
-    let mut creds = load_creds(&a)?;
-    report.enroll = enroll_phase(&a, &mut creds, &ep, tls.clone()).await?;
-    if a.enroll_only {
-        return Ok(report);
-    }
-
-    let server_pid = a
-        .server_pid
-        .or_else(|| match procstat::find_server_pids().as_slice() {
-            [one] => Some(*one),
-            [] => {
-                eprintln!(
-                    "warning: no running `ward-server serve` found; server RSS/CPU not measured"
-                );
-                None
-            }
-            many => {
-                eprintln!("warning: several ward-server processes {many:?}; pass --server-pid");
-                None
-            }
-        });
+    let server_pid = a.server_pid.or_else(find_server);
     report.server_pid = server_pid;
-    report.server_rss_mib_before = server_pid
-        .and_then(procstat::read_process)
-        .map(|r| r.rss_bytes as f64 / 1048576.0);
-    let bench_rss_before = procstat::read_process(std::process::id()).map(|r| r.rss_bytes);
-    let baseline = server_api::metrics(&ep, tls.clone())
-        .await
-        .context("reading the server's /metrics before the run")?;
-    let api_baseline = match &a.token {
-        Some(t) => Some(server_api::count_protected(&ep, tls.clone(), t).await?),
-        None => None,
-    };
 
     let shared = Arc::new(Shared {
         ep: ep.clone(),
@@ -99,11 +70,6 @@ pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mon = Arc::new(Monitor::new());
-    let metrics_target = a
-        .expect_protected
-        .unwrap_or(baseline.protected + a.count as u64);
-    mon.protected_target
-        .store(metrics_target, Ordering::Relaxed);
     let sampler = tokio::spawn(monitor::run(
         mon.clone(),
         shared.clone(),
@@ -112,82 +78,56 @@ pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
             tls: tls.clone(),
             server_pid,
             every: Duration::from_secs(1),
-            progress_every: a.progress,
+            progress_every: if a.enroll_only { 0 } else { a.progress },
         },
         stop_rx.clone(),
     ));
 
-    // Ramp: one task per agent; the semaphore bounds opens in flight.
-    let ramp_start = Instant::now();
-    let api_watch = a.token.clone().map(|t| {
-        let target = a
-            .expect_protected
-            .unwrap_or(api_baseline.unwrap_or(0) + a.count as u64);
-        tokio::spawn(watch_api(ep.clone(), tls.clone(), t, target, ramp_start))
-    });
-    for (index, c) in creds.agents.iter().enumerate().skip(a.offset).take(a.count) {
-        let agent = Agent {
-            index,
-            name: c.fingerprint.clone(),
-            credential: c.credential.clone(),
-            source: source_for(&sources, index),
-        };
-        tokio::spawn(run_agent(shared.clone(), agent, stop_rx.clone()));
+    let mut creds = load_creds(&a)?;
+    let enroll_start = Instant::now();
+    report.enroll = enroll_phase(&a, &mut creds, &ep, tls.clone()).await?;
+    report.enroll.resources = mon.window(enroll_start, Instant::now());
+    if a.enroll_only {
+        sampler.abort();
+        return Ok(report);
     }
-    let ramp_deadline = ramp_start + Duration::from_secs(a.ramp_timeout);
-    let settled = |st: &Stats| {
-        st.all_up.get().is_some()
-            || Stats::get(&st.agents_up) + Stats::get(&st.gave_up) >= a.count as u64
-    };
-    while !settled(&shared.stats) && Instant::now() < ramp_deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ramp_end = Instant::now();
-    let st = &shared.stats;
-    let errors_ramp = st.errors.snapshot();
-    report.ramp = RampReport {
-        agents_up: Stats::get(&st.agents_up),
-        secs_to_all_up: st
-            .all_up
-            .get()
-            .map(|t| t.duration_since(ramp_start).as_secs_f64()),
-        opens_per_s: st
-            .all_up
-            .get()
-            .map(|t| a.count as f64 / t.duration_since(ramp_start).as_secs_f64().max(1e-3)),
-        open_latency: Latency::of(&st.open_latency.snapshot()),
-        resources: mon.window(ramp_start, ramp_end),
-        errors: errors_ramp.clone(),
-        ..Default::default()
-    };
-    eprintln!(
-        "ramp done: {} of {} agents up after {:.1} s; holding for {} s",
-        report.ramp.agents_up,
-        a.count,
-        ramp_end.duration_since(ramp_start).as_secs_f64(),
-        a.duration
-    );
 
-    // Hold: everything open, keepalives flowing.
-    let (sent0, acks0, over0, unm0, lost0) = counters(st);
-    let hist0 = st.ack_latency.snapshot();
-    let hold_start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(a.duration)).await;
-    let hold_end = Instant::now();
-    let (sent1, acks1, over1, unm1, lost1) = counters(st);
-    let hold_secs = hold_end.duration_since(hold_start).as_secs_f64();
-    report.hold = HoldReport {
-        secs: hold_secs,
-        keepalives_sent: sent1 - sent0,
-        acks: acks1 - acks0,
-        acks_per_s: rate(acks0, acks1, hold_end.duration_since(hold_start)),
-        ack_latency: Latency::of(&st.ack_latency.snapshot().since(&hist0)),
-        acks_overdue: over1 - over0,
-        acks_unmatched: unm1 - unm0,
-        sessions_lost: lost1 - lost0,
-        resources: mon.window(hold_start, hold_end),
-        errors: diff(&st.errors.snapshot(), &errors_ramp),
+    report.server_rss_mib_before = server_pid
+        .and_then(procstat::read_process)
+        .map(|r| mib(r.rss_bytes));
+    let bench_rss_before = procstat::read_process(std::process::id()).map(|r| mib(r.rss_bytes));
+    let baseline = server_api::metrics(&ep, tls.clone())
+        .await
+        .context("reading the server's /metrics before the run")?;
+    let api_baseline = match &a.token {
+        Some(t) => Some(server_api::count_protected(&ep, tls.clone(), t).await?),
+        None => None,
     };
+    let n = a.count as u64;
+    // Agents reused from a credentials file may still be protected from an
+    // earlier run: never wait for more than every known asset.
+    let known = baseline.protected + baseline.unprotected;
+    let metrics_target = a
+        .expect_protected
+        .unwrap_or((baseline.protected + n).min(known));
+    let api_target = a
+        .expect_protected
+        .unwrap_or((api_baseline.unwrap_or(0) + n).min(known));
+    mon.protected_target
+        .store(metrics_target, Ordering::Relaxed);
+
+    let run = Run {
+        args: &a,
+        shared: shared.clone(),
+        mon: mon.clone(),
+        sources: &sources,
+        creds: &creds,
+        stop: stop_rx,
+    };
+    let ramp_out = ramp(&run, api_target).await;
+    report.ramp = ramp_out.report;
+    report.hold = hold(&run, &report.ramp.errors).await;
+    let st = &shared.stats;
     report.keepalive_secs = match Stats::get(&st.keepalive_ms) {
         0 => None,
         ms => Some(ms as f64 / 1000.0),
@@ -201,8 +141,8 @@ pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
     report.ramp.secs_to_all_protected_metrics = mon
         .protected_at
         .get()
-        .map(|t| t.duration_since(ramp_start).as_secs_f64());
-    if let Some(h) = api_watch {
+        .map(|t| t.duration_since(ramp_out.start).as_secs_f64());
+    if let Some(h) = ramp_out.api_watch {
         report.ramp.secs_to_all_protected_api = if h.is_finished() {
             h.await.ok().flatten()
         } else {
@@ -210,20 +150,17 @@ pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
             None
         };
     }
-    let n = a.count as f64;
-    let live_end = report.hold.resources.live_end.unwrap_or(0);
-    if let (Some(before), Some(after)) = (
+    let per_session = |before: Option<f64>, after: Option<f64>| {
+        Some((after? - before?) * 1024.0 / a.count as f64)
+    };
+    report.server_kib_per_session = per_session(
         report.server_rss_mib_before,
         report.hold.resources.server_rss_mib_end,
-    ) {
-        report.server_kib_per_session = Some((after - before) * 1024.0 / n);
-    }
-    if let (Some(before), Some(after)) = (bench_rss_before, report.hold.resources.bench_rss_mib_end)
-    {
-        report.bench_kib_per_session = Some((after - before as f64 / 1048576.0) * 1024.0 / n);
-    }
-    report.held = live_end == a.count as u64
-        && report.hold.resources.live_min == Some(a.count as u64)
+    );
+    report.bench_kib_per_session =
+        per_session(bench_rss_before, report.hold.resources.bench_rss_mib_end);
+    report.held = report.hold.resources.live_end == Some(n)
+        && report.hold.resources.live_min == Some(n)
         && report.protected_metrics_end >= Some(metrics_target);
     report.errors_total = st.errors.snapshot();
     let _ = stop_tx.send(true);
@@ -231,24 +168,23 @@ pub async fn agents(a: AgentsArgs, threads: usize) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-fn counters(st: &Stats) -> (u64, u64, u64, u64, u64) {
-    (
-        Stats::get(&st.keepalives_sent),
-        Stats::get(&st.acks),
-        Stats::get(&st.acks_overdue),
-        Stats::get(&st.acks_unmatched),
-        Stats::get(&st.sessions_lost),
-    )
+fn mib(b: u64) -> f64 {
+    b as f64 / 1048576.0
 }
 
-/// Tallies in `now` that were not in `before`.
-fn diff(now: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    now.iter()
-        .filter_map(|(k, v)| {
-            let d = v - before.get(k).copied().unwrap_or(0);
-            (d > 0).then(|| (k.clone(), d))
-        })
-        .collect()
+/// The only running `ward-server … serve`, if there is exactly one.
+fn find_server() -> Option<u32> {
+    match procstat::find_server_pids().as_slice() {
+        [one] => Some(*one),
+        [] => {
+            eprintln!("warning: no running `ward-server serve` found; server RSS/CPU not measured");
+            None
+        }
+        many => {
+            eprintln!("warning: several ward-server processes {many:?}; pass --server-pid");
+            None
+        }
+    }
 }
 
 fn load_creds(a: &AgentsArgs) -> anyhow::Result<CredFile> {
@@ -300,24 +236,6 @@ async fn enroll_phase(
         per_s: o.enrolled as f64 / secs.max(1e-3),
         latency: Latency::of(&o.latency),
         errors: o.errors,
+        ..Default::default()
     })
-}
-
-/// Polls the REST API until it lists `target` protected assets; returns the
-/// seconds since `start`.
-async fn watch_api(
-    ep: Endpoint,
-    tls: Arc<rustls::ClientConfig>,
-    token: String,
-    target: u64,
-    start: Instant,
-) -> Option<f64> {
-    loop {
-        match server_api::count_protected(&ep, tls.clone(), &token).await {
-            Ok(n) if n >= target => return Some(start.elapsed().as_secs_f64()),
-            Ok(_) => {}
-            Err(e) => eprintln!("warning: counting protected assets through the API: {e:#}"),
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
 }

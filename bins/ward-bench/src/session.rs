@@ -194,6 +194,9 @@ pub async fn run_agent(sh: Arc<Shared>, a: Agent, mut stop: watch::Receiver<bool
                 sh.stats
                     .live
                     .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                if matches!(ended, Ended::Failed(_)) {
+                    Stats::inc(&sh.stats.sessions_lost);
+                }
                 if healthy {
                     backoff.reset();
                 }

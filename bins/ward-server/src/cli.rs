@@ -52,6 +52,18 @@ pub enum Command {
         /// Server URL agents use (default: the advertised URL in server.json).
         #[arg(long, value_name = "URL")]
         server: Option<String>,
+        /// Session endpoint for the agent's network.toml, https://host:port; repeat in order of preference.
+        #[arg(long = "endpoint", value_name = "URL")]
+        endpoints: Vec<String>,
+        /// Update/package endpoint, https://host:port; repeat in order of preference.
+        #[arg(long = "update-endpoint", value_name = "URL")]
+        update_endpoints: Vec<String>,
+        /// Use IP for HOST instead of DNS, in the download and on the agent (repeatable).
+        #[arg(long = "override", value_name = "HOST=IP")]
+        overrides: Vec<String>,
+        /// HTTP CONNECT proxy for the download and the agent, http://[user:password@]host:port.
+        #[arg(long, value_name = "URL")]
+        proxy: Option<String>,
     },
     /// Manage API tokens.
     Token {
@@ -62,6 +74,34 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Console administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Detection rules tools (offline).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RulesCommand {
+    /// Run the built-in rules (and more) over an auth log; print alerts as JSON lines.
+    Test {
+        /// Auth log file (classic syslog or RFC 3339 timestamps).
+        file: PathBuf,
+        /// Directory of extra rule files (*.yml, *.yaml; searched recursively).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// Year of classic syslog timestamps (default: the current year).
+        #[arg(long, value_name = "Y")]
+        year: Option<i32>,
+        /// Fail (exit 2) when any rule does not compile, instead of warning.
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -104,4 +144,11 @@ pub enum TokenCommand {
 pub enum ConfigCommand {
     /// Check the configuration (file, WARD_ environment, flags) and print it.
     Validate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Set the console administrator password (read from standard input, or
+    /// prompted for on a terminal). Signed-in console sessions end.
+    SetPassword,
 }

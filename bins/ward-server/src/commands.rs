@@ -9,13 +9,29 @@ use ward_server_core::admin::{self, KeyChoiceError};
 use ward_server_core::api::keys::check_name;
 use ward_server_core::api::views::KeyView;
 use ward_server_core::clock::rfc3339;
+use ward_server_core::install_opts::InstallOptions;
 use ward_server_core::{install_command, ServerInfo, StartOptions};
 use ward_store::Store;
 
-use crate::cli::{Cli, Command, ConfigCommand, KeysCommand, TokenCommand};
+use crate::cli::{
+    AdminCommand, Cli, Command, ConfigCommand, KeysCommand, RulesCommand, TokenCommand,
+};
 use crate::Failure;
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
+    // Offline rule tools need no configuration.
+    if let Command::Rules {
+        command:
+            RulesCommand::Test {
+                file,
+                rules,
+                year,
+                strict,
+            },
+    } = &cli.command
+    {
+        return crate::rules::test(file, rules.as_deref(), *year, *strict);
+    }
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
         _ => None,
@@ -50,11 +66,32 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             serve(config).await
         }
         Command::Keys { command } => keys(&config.data_dir, command).await,
+        Command::Admin {
+            command: AdminCommand::SetPassword,
+        } => crate::password::set_password(&config.data_dir),
+        // Handled before the configuration is loaded (see the top).
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    file,
+                    rules,
+                    year,
+                    strict,
+                },
+        } => crate::rules::test(&file, rules.as_deref(), year, strict),
         Command::InstallCommand {
             platform,
             key,
             server,
-        } => print_install_command(&config.data_dir, &platform, key.as_deref(), server).await,
+            endpoints,
+            update_endpoints,
+            overrides,
+            proxy,
+        } => {
+            let opts = InstallOptions::build(endpoints, update_endpoints, &overrides, proxy)
+                .map_err(|e| Failure::Usage(anyhow!(e)))?;
+            print_install_command(&config.data_dir, &platform, key.as_deref(), server, &opts).await
+        }
         Command::Token {
             command: TokenCommand::Create { label },
         } => {
@@ -98,6 +135,14 @@ async fn serve(config: ServerConfig) -> Result<(), Failure> {
         Err(e) => format!("(none: {e})"),
     };
     println!("Ward server is running.");
+    println!("  Console: {}/console/", server.url());
+    if let Some(pw) = &server.admin_password {
+        println!("  Console password (shown only this once; user admin): {pw}");
+        println!(
+            "           change it with: ward-server admin set-password --data-dir {}",
+            data_dir.display()
+        );
+    }
     println!("  API:     {}/api/v1", server.url());
     println!("  Pin:     {}", server.pin());
     println!("  Install: {install}");
@@ -195,6 +240,7 @@ async fn print_install_command(
     platform: &str,
     key: Option<&str>,
     server: Option<String>,
+    opts: &InstallOptions,
 ) -> Result<(), Failure> {
     if !admin::is_platform(platform) {
         return Err(Failure::Usage(anyhow!(
@@ -223,7 +269,7 @@ async fn print_install_command(
     })?;
     println!(
         "{}",
-        install_command(&url, &info.pin, &key.secret, platform)
+        admin::install_command_with(&url, &info.pin, &key.secret, platform, opts)
     );
     Ok(())
 }

@@ -5,6 +5,8 @@
 
 mod cli;
 mod commands;
+mod password;
+mod rules;
 
 use std::process::ExitCode;
 

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use crate::config::{load_agent_config, load_network_config};
 use crate::identity::Identity;
 use crate::layout::Layout;
-use crate::session::{run_sessions, RunnerParams};
+use crate::session::{run_sessions_piped, RunnerParams};
 use crate::{service, AgentError};
 
 /// Time `stop` waits after SIGTERM before SIGKILL.
@@ -111,9 +111,14 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
             layout.identity().display()
         ))
     })?;
-    let endpoints = network.parsed_endpoints()?;
-    let tls = ward_pki::pin::pinned_client_config(&network.pin)
-        .map_err(|e| AgentError::Usage(e.to_string()))?;
+    let loaded = crate::net::reload::LoadedNetwork::from_config(&network)
+        .map_err(|e| AgentError::Usage(format!("invalid configuration: {e}")))?;
+    let net = crate::session::NetRuntime {
+        options: loaded.options,
+        failback_every: loaded.failback_every,
+        network_toml: Some(layout.network_toml()),
+    };
+    let (endpoints, tls) = (loaded.endpoints, loaded.tls);
 
     let Some(lock) = try_lock(layout, Duration::from_secs(2))? else {
         let pid = read_pid(&layout.pid_file()).map_or("unknown".into(), |p| p.to_string());
@@ -133,6 +138,15 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         prefix = %layout.prefix().display(),
         "ward-agent starting"
     );
+    // The event pipeline; without it (spool unusable) the agent still keeps
+    // its session, and the failure is logged.
+    let pipeline = match crate::pipeline::Pipeline::start(layout, &config) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!(error = %crate::one_line(&e), "event pipeline not started");
+            None
+        }
+    };
 
     let params = RunnerParams {
         endpoints,
@@ -160,9 +174,22 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
             }
             let _ = tx.send(true);
         });
-        run_sessions(params, rx).await;
+        let handle = pipeline.as_ref().map(|p| p.handle());
+        let pipeline_task = pipeline.as_ref().map(|p| p.run(rx.clone()));
+        let pipeline_task = async {
+            if let Some(t) = pipeline_task {
+                t.await;
+            }
+        };
+        tokio::join!(
+            run_sessions_piped(params, net, handle, rx.clone()),
+            pipeline_task
+        );
         Ok(())
     });
+    if let Some(p) = pipeline {
+        p.shutdown();
+    }
     if read_pid(&layout.pid_file()) == Some(pid) {
         let _ = std::fs::remove_file(layout.pid_file());
     }

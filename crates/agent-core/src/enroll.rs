@@ -6,7 +6,8 @@ use std::sync::Arc;
 use ward_proto::{ApiError, EnrollRequest, EnrollResponse, ErrorCode, ENROLL_PATH};
 
 use crate::error::exit_code;
-use crate::http::{connect_tls, post_json, ConnectError, Endpoint};
+use crate::http::{connect_tls_via, post_json, ConnectError, Endpoint};
+use crate::net::NetOptions;
 
 /// Why enrollment failed, as one line.
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +52,22 @@ pub async fn enroll(
     tls: Arc<rustls::ClientConfig>,
     req: &EnrollRequest,
 ) -> Result<EnrollResponse, EnrollError> {
+    enroll_via(ep, tls, &NetOptions::direct(), req).await
+}
+
+/// [`enroll`] dialed as `net` says (overrides, proxy).
+pub async fn enroll_via(
+    ep: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+    net: &NetOptions,
+    req: &EnrollRequest,
+) -> Result<EnrollResponse, EnrollError> {
     let body = serde_json::to_string(req).map_err(|e| EnrollError::Server {
         server: ep.url.clone(),
         status: 0,
         detail: format!("encoding the request: {e}"),
     })?;
-    let mut stream = connect_tls(ep, tls).await?;
+    let (mut stream, _) = connect_tls_via(ep, tls, net).await?;
     let resp = post_json(&mut stream, ep, ENROLL_PATH, &body).await?;
     let server = ep.url.clone();
     if (200..300).contains(&resp.status) {

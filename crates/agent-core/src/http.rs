@@ -1,7 +1,7 @@
-//! Endpoints, TCP + TLS with the pinned server key, and the minimal HTTP/1.1
-//! client enrollment needs (one `POST`, `Connection: close`).
+//! Endpoints, TCP + TLS with the pinned server key (dialed as
+//! `network.toml` says, see [`crate::net`]), and the minimal HTTP/1.1 client
+//! enrollment and `doctor` need (one request, `Connection: close`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+
+use crate::net::{Dialed, NetOptions, Route};
 
 /// Time allowed for the TCP connect and, separately, the TLS handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,6 +105,13 @@ pub enum ConnectError {
     Connect { addr: String, reason: String },
     #[error("TLS with {addr}: {reason}")]
     Tls { addr: String, reason: String },
+    /// Through the CONNECT proxy: the proxy is unreachable or refused.
+    #[error("connect {target} via proxy {proxy}: {reason}")]
+    Proxy {
+        target: String,
+        proxy: String,
+        reason: String,
+    },
     #[error("{addr}: {reason}")]
     Exchange { addr: String, reason: String },
 }
@@ -144,51 +153,12 @@ fn tls_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Resolves and connects (trying each address) within [`CONNECT_TIMEOUT`].
+/// Resolves and connects (trying each address) within [`CONNECT_TIMEOUT`],
+/// directly and with DNS only ([`connect_tls_via`] honours `network.toml`).
 pub async fn connect_tcp(ep: &Endpoint) -> Result<TcpStream, ConnectError> {
-    let authority = ep.authority();
-    let addrs: Vec<SocketAddr> =
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host(&authority)).await {
-            Ok(Ok(a)) => a.collect(),
-            Ok(Err(e)) => {
-                return Err(ConnectError::Resolve {
-                    host: ep.host.clone(),
-                    reason: io_reason(&e),
-                })
-            }
-            Err(_) => {
-                return Err(ConnectError::Resolve {
-                    host: ep.host.clone(),
-                    reason: format!("timed out after {} s", CONNECT_TIMEOUT.as_secs()),
-                })
-            }
-        };
-    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
-    let mut last = ConnectError::Resolve {
-        host: ep.host.clone(),
-        reason: "no addresses".into(),
-    };
-    for addr in addrs {
-        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Ok(Err(e)) => {
-                last = ConnectError::Connect {
-                    addr: addr.to_string(),
-                    reason: io_reason(&e),
-                }
-            }
-            Err(_) => {
-                return Err(ConnectError::Connect {
-                    addr: addr.to_string(),
-                    reason: format!("timed out after {} s", CONNECT_TIMEOUT.as_secs()),
-                })
-            }
-        }
-    }
-    Err(last)
+    crate::net::dial(ep, &NetOptions::direct())
+        .await
+        .map(|d| d.stream)
 }
 
 /// TCP connect, then the TLS handshake with `tls` (the pinned config).
@@ -196,23 +166,48 @@ pub async fn connect_tls(
     ep: &Endpoint,
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<TlsStream<TcpStream>, ConnectError> {
-    let tcp = connect_tcp(ep).await?;
-    let addr = tcp
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| ep.authority());
+    connect_tls_via(ep, tls, &NetOptions::direct())
+        .await
+        .map(|(s, _)| s)
+}
+
+/// The TLS handshake over a dialed stream; errors name the dialed label
+/// (`10.0.0.1:8443` or `h:8443 via proxy p:3128`).
+pub async fn tls_handshake(
+    ep: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+    dialed: Dialed,
+    timeout: Duration,
+) -> Result<(TlsStream<TcpStream>, Route), ConnectError> {
+    let Dialed {
+        stream,
+        route,
+        label,
+        ..
+    } = dialed;
     let name = ep.server_name()?;
-    match tokio::time::timeout(CONNECT_TIMEOUT, TlsConnector::from(tls).connect(name, tcp)).await {
-        Ok(Ok(s)) => Ok(s),
+    match tokio::time::timeout(timeout, TlsConnector::from(tls).connect(name, stream)).await {
+        Ok(Ok(s)) => Ok((s, route)),
         Ok(Err(e)) => Err(ConnectError::Tls {
-            addr,
+            addr: label,
             reason: tls_reason(&e),
         }),
         Err(_) => Err(ConnectError::Tls {
-            addr,
-            reason: format!("handshake timed out after {} s", CONNECT_TIMEOUT.as_secs()),
+            addr: label,
+            reason: format!("handshake timed out after {} s", timeout.as_secs()),
         }),
     }
+}
+
+/// Dials `ep` as `net` says (override, proxy), then the TLS handshake with
+/// `tls`. Returns the stream and the route it took.
+pub async fn connect_tls_via(
+    ep: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+    net: &NetOptions,
+) -> Result<(TlsStream<TcpStream>, Route), ConnectError> {
+    let dialed = crate::net::dial(ep, net).await?;
+    tls_handshake(ep, tls, dialed, net.connect_timeout).await
 }
 
 /// An HTTP answer.
@@ -220,6 +215,8 @@ pub async fn connect_tls(
 pub struct HttpResponse {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Date` header, if the server sent one.
+    pub date: Option<String>,
 }
 
 /// Sends one `POST` with a JSON body over `stream` and reads the answer.
@@ -232,17 +229,43 @@ pub async fn post_json<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    exchange(stream, ep, "POST", path, Some(body)).await
+}
+
+/// Sends one `GET` over `stream` and reads the answer.
+pub async fn get<S>(stream: &mut S, ep: &Endpoint, path: &str) -> Result<HttpResponse, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    exchange(stream, ep, "GET", path, None).await
+}
+
+async fn exchange<S>(
+    stream: &mut S,
+    ep: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<HttpResponse, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let addr = ep.authority();
     let exchange = async {
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ward-agent/{}\r\n\
-             Content-Type: application/json\r\nAccept: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ward-agent/{}\r\n\
+             Accept: application/json\r\nConnection: close\r\n",
             crate::VERSION,
-            body.len()
         );
+        if let Some(body) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
         let mut req = head.into_bytes();
-        req.extend_from_slice(body.as_bytes());
+        req.extend_from_slice(body.unwrap_or("").as_bytes());
         stream.write_all(&req).await?;
         stream.flush().await?;
         read_response(stream).await
@@ -276,7 +299,7 @@ where
     S: tokio::io::AsyncRead + Unpin,
 {
     let mut buf = Vec::with_capacity(4096);
-    let mut head: Option<(u16, usize, Framing)> = None;
+    let mut head: Option<Head> = None;
     let mut chunk = [0u8; 8192];
     loop {
         let n = match stream.read(&mut chunk).await {
@@ -299,7 +322,7 @@ where
                 Err(e) => return Ok(Err(e)),
             }
         }
-        let Some((status, start, framing)) = &head else {
+        let Some((status, start, framing, date)) = &head else {
             continue;
         };
         let body = &buf[*start..];
@@ -324,12 +347,15 @@ where
             return Ok(Ok(HttpResponse {
                 status: *status,
                 body,
+                date: date.clone(),
             }));
         }
     }
 }
 
-fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, Framing)>, String> {
+type Head = (u16, usize, Framing, Option<String>);
+
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(buf) {
@@ -339,6 +365,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, Framing)>, String> {
     };
     let status = resp.code.ok_or("no status code")?;
     let mut framing = Framing::Eof;
+    let date = resp
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("date"))
+        .map(|h| String::from_utf8_lossy(h.value).trim().to_string());
     for h in resp.headers.iter() {
         let value = String::from_utf8_lossy(h.value);
         if h.name.eq_ignore_ascii_case("transfer-encoding")
@@ -358,7 +389,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, Framing)>, String> {
     if status == 204 || status == 304 {
         framing = Framing::Length(0);
     }
-    Ok(Some((status, len, framing)))
+    Ok(Some((status, len, framing, date)))
 }
 
 /// Decodes a complete chunked body; `Ok(None)` while more bytes are needed.
@@ -473,7 +504,11 @@ mod tests {
         let r = read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok+junk")
             .await
             .unwrap();
-        assert_eq!((r.status, r.body), (200, b"ok".to_vec()));
+        assert_eq!((r.status, r.body, r.date), (200, b"ok".to_vec(), None));
+        let r = read(b"HTTP/1.1 204 No Content\r\ndate:  Thu, 03 Dec 2026 19:35:27 GMT \r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(r.date.as_deref(), Some("Thu, 03 Dec 2026 19:35:27 GMT"));
         let r = read(
             b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         )

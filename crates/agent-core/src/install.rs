@@ -1,6 +1,8 @@
 //! `ward-agent install`: what the server's `install.sh` runs.
 //!
-//! 1. Validate the arguments.
+//! 1. Validate the arguments, and plan `conf/network.toml` from the network
+//!    flags and the file already there ([`crate::net::plan`]); its overrides
+//!    and proxy apply to the enrollment and repair connections too.
 //! 2. If `data/identity.json` exists (and belongs to this host and prefix),
 //!    check it with the server by opening a session: accepted → this is a
 //!    **repair**, the identity is kept and the key is not presented.
@@ -16,13 +18,15 @@ use std::time::{Duration, Instant};
 
 use ward_proto::{Credential, EnrollRequest, PLATFORMS};
 
-use crate::config::{load_network_config, to_toml, AgentConfig};
+use crate::config::{load_network_config, to_toml, AgentConfig, NetworkConfig};
 use crate::daemon;
-use crate::enroll::enroll;
+use crate::enroll::enroll_via;
 use crate::http::Endpoint;
 use crate::identity::Identity;
 use crate::layout::{swap_symlink, Layout};
-use crate::session::probe;
+use crate::net::plan::{plan as plan_network, NetworkFlags};
+use crate::net::NetOptions;
+use crate::session::probe_via;
 use crate::status_file::{AgentStatus, SessionState};
 use crate::AgentError;
 
@@ -37,6 +41,9 @@ pub struct InstallArgs {
     pub platform: Option<String>,
     pub no_start: bool,
     pub wait_secs: u64,
+    /// `--endpoint`, `--update-endpoint`, `--override`, `--proxy` (see
+    /// [`crate::net::plan`]).
+    pub network: NetworkFlags,
 }
 
 /// What the install did.
@@ -108,6 +115,12 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
     }
     let platform = platform(args.platform.as_deref())?;
     let layout = Layout::new(&args.prefix);
+    // The network.toml to write; enrollment and the repair check already
+    // use its overrides and proxy.
+    let existing_net = load_network_config(&layout.network_toml()).ok();
+    let net_config =
+        plan_network(existing_net, &ep, &args.pin, &args.network).map_err(AgentError::Usage)?;
+    let net = NetOptions::from_config(&net_config).map_err(|p| AgentError::Usage(p.join("; ")))?;
     let fingerprint = ward_hostinfo::fingerprint(layout.prefix());
     let rt = runtime()?;
 
@@ -130,7 +143,13 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
                 id.agent_id
             );
         } else {
-            match rt.block_on(probe(&ep, tls.clone(), &id.credential, &fingerprint)) {
+            match rt.block_on(probe_via(
+                &ep,
+                tls.clone(),
+                &net,
+                &id.credential,
+                &fingerprint,
+            )) {
                 Ok(_) => {
                     println!(
                         "agent {} is known to the server; repairing the install",
@@ -161,7 +180,7 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
                 platform,
                 report,
             };
-            let resp = rt.block_on(enroll(&ep, tls.clone(), &req))?;
+            let resp = rt.block_on(enroll_via(&ep, tls.clone(), &net, &req))?;
             let cred = Credential::parse(&resp.credential).map_err(|_| {
                 AgentError::Runtime("the server returned a malformed credential".into())
             })?;
@@ -181,7 +200,7 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
 
     // 4. Write the layout, undoing it on failure.
     let mut undo = Undo::new(&layout);
-    if let Err(e) = write_layout(&layout, &ep, &args.pin, &identity, repaired, &mut undo) {
+    if let Err(e) = write_layout(&layout, &net_config, &identity, repaired, &mut undo) {
         undo.run();
         return Err(e);
     }
@@ -290,8 +309,7 @@ fn io_err<'a>(
 
 fn write_layout(
     layout: &Layout,
-    ep: &Endpoint,
-    pin: &str,
+    net: &NetworkConfig,
     identity: &Identity,
     repaired: bool,
     undo: &mut Undo,
@@ -320,15 +338,12 @@ fn write_layout(
     undo.before_write(&link);
     swap_symlink(&Layout::link_target(crate::VERSION), &link).map_err(io_err("linking", &link))?;
 
-    // conf/network.toml: this server first, other configured endpoints kept.
+    // conf/network.toml as planned from the flags (0600 when it holds
+    // proxy credentials).
     let net_path = layout.network_toml();
-    let mut net = load_network_config(&net_path).unwrap_or_default();
-    net.endpoints
-        .retain(|e| Endpoint::parse(e).map(|p| p != *ep).unwrap_or(false));
-    net.endpoints.insert(0, ep.url.clone());
-    net.pin = pin.trim().to_string();
+    let mode = if net.has_secrets() { 0o600 } else { 0o644 };
     undo.before_write(&net_path);
-    ward_pki::secret::write_file_atomic(&net_path, to_toml(&net).as_bytes(), 0o644)
+    ward_pki::secret::write_file_atomic(&net_path, to_toml(net).as_bytes(), mode)
         .map_err(io_err("writing", &net_path))?;
 
     // conf/agent.toml: defaults, unless the operator already has one.

@@ -6,26 +6,34 @@
 //! * [`identity`]: the agent's own identity (`data/identity.json`, 0600).
 //! * [`http`]: endpoints, TCP + TLS with the pinned server key, a minimal
 //!   HTTP/1.1 client for enrollment.
+//! * [`net`]: how the server is reached (host overrides, HTTP CONNECT
+//!   proxy, endpoint failover and failback, `network.toml` reloads).
 //! * [`enroll`]: exchanging a verification key for an identity.
 //! * [`session`]: the persistent WebSocket session (hello, welcome, reports,
 //!   keepalives, policy pushes, reconnects with jittered backoff).
+//! * [`pipeline`]: the event pipeline (login collector → disk spool →
+//!   session batches acknowledged by the server).
 //! * [`status_file`]: `data/status.json`, written on every state change.
 //! * [`daemon`]: `run` (lock, pid file, signals), `start` and `stop`;
 //!   [`service`]: systemd unit / SysV script for the default prefix.
 //! * [`install`]: the install/repair flow the server's `install.sh` runs.
 //! * [`status_cmd`]: what `ward-agent status` prints.
+//! * [`doctor`]: `ward-agent doctor`, the offline-troubleshooting checks.
 //!
 //! Errors carry the process exit code ([`AgentError::exit_code`]).
 
 pub mod backoff;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod enroll;
 mod error;
 pub mod http;
 pub mod identity;
 pub mod install;
 pub mod layout;
+pub mod net;
+pub mod pipeline;
 pub mod service;
 pub mod session;
 pub mod status_cmd;

@@ -100,6 +100,7 @@ impl StatusReport {
                 "endpoint",
                 s.and_then(|s| s.endpoint.clone()).unwrap_or_else(dash),
             ),
+            ("path", path_text(s)),
             (
                 "connected since",
                 s.and_then(|s| s.connected_since)
@@ -116,9 +117,21 @@ impl StatusReport {
                 s.and_then(|s| s.last_error.clone()).unwrap_or_else(dash),
             ),
         ];
-        rows.iter()
-            .map(|(k, v)| format!("{:<16} {v}\n", format!("{k}:")))
+        let rows = rows
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .chain(crate::pipeline::status::text_rows(s));
+        rows.map(|(k, v)| format!("{:<16} {v}\n", format!("{k}:")))
             .collect()
+    }
+}
+
+/// `direct (10.0.0.5:8443)`, `via proxy http://p:3128 (p-addr)`, or `-`.
+fn path_text(s: Option<&AgentStatus>) -> String {
+    match s.map(|s| (s.path.as_deref(), s.addr.as_deref())) {
+        Some((Some(p), Some(a))) => format!("{p} ({a})"),
+        Some((Some(p), None)) => p.to_string(),
+        _ => "-".to_string(),
     }
 }
 
@@ -164,6 +177,18 @@ mod tests {
         assert!(t.contains("connected since: 42 s ago\n"), "{t}");
         assert!(t.contains("process:         running (pid 7)\n"), "{t}");
         assert!(t.contains("agent id:        ag_1\n"), "{t}");
+        assert!(t.contains("path:            -\n"), "{t}");
+        let mut r = report(Some(7), SessionState::Connected);
+        if let Some(s) = r.status.as_mut() {
+            s.path = Some("via proxy http://10.0.0.1:3128".into());
+            s.addr = Some("10.0.0.1:3128".into());
+        }
+        let t = r.to_text(43_500);
+        assert!(
+            t.contains("path:            via proxy http://10.0.0.1:3128 (10.0.0.1:3128)\n"),
+            "{t}"
+        );
+        assert_eq!(r.to_json()["path"], "via proxy http://10.0.0.1:3128");
         assert_eq!(ago(10_000, 9_000), "0 s ago");
     }
 }

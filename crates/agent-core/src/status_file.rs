@@ -4,7 +4,9 @@
 //! ```json
 //! {"pid": 4242, "agent_id": "ag_…", "version": "0.1.0",
 //!  "session": "connecting" | "connected" | "disconnected",
-//!  "endpoint": "https://host:port", "connected_since": 1700000000000,
+//!  "endpoint": "https://host:port", "path": "direct" | "via proxy http://p:3128"
+//!  | "via override host=10.0.0.5", "addr": "10.0.0.5:8443",
+//!  "connected_since": 1700000000000,
 //!  "last_keepalive_ack": 1700000030000, "last_error": null,
 //!  "policy": {"keepalive_secs": 30, "missed_keepalives": 3, "report_interval_secs": 18000},
 //!  "updated_at": 1700000030000}
@@ -43,11 +45,24 @@ pub struct AgentStatus {
     pub version: String,
     pub session: SessionState,
     pub endpoint: Option<String>,
+    /// How the endpoint is reached: `direct`, `via proxy http://host:port`
+    /// or `via override host=ip` (see `net::Route`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The TCP peer of the session (the proxy when tunnelling).
+    #[serde(default)]
+    pub addr: Option<String>,
     pub connected_since: Option<i64>,
     pub last_keepalive_ack: Option<i64>,
     pub last_error: Option<String>,
     pub policy: Option<Policy>,
     pub updated_at: i64,
+    /// The event spool (see `pipeline`), when the pipeline runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool: Option<crate::pipeline::SpoolStatus>,
+    /// Each collector's state and sources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collectors: Vec<ward_collect_auth::CollectorStatus>,
 }
 
 impl AgentStatus {
@@ -59,11 +74,15 @@ impl AgentStatus {
             version: crate::VERSION.to_string(),
             session: SessionState::Connecting,
             endpoint: None,
+            path: None,
+            addr: None,
             connected_since: None,
             last_keepalive_ack: None,
             last_error: None,
             policy: None,
             updated_at: crate::now_ms(),
+            spool: None,
+            collectors: Vec::new(),
         }
     }
 
@@ -93,6 +112,8 @@ impl AgentStatus {
 pub struct StatusWriter {
     path: PathBuf,
     status: AgentStatus,
+    /// Set when the event pipeline shares the file.
+    share: Option<crate::pipeline::StatusShare>,
 }
 
 impl StatusWriter {
@@ -100,9 +121,17 @@ impl StatusWriter {
         let w = StatusWriter {
             path,
             status: AgentStatus::starting(pid, agent_id),
+            share: None,
         };
         w.flush();
         w
+    }
+
+    /// Writes through `share` from now on, so the pipeline's fields
+    /// (`spool`, `collectors`) and the session's are written together.
+    pub fn share_with(&mut self, share: crate::pipeline::StatusShare) {
+        self.share = Some(share);
+        self.flush();
     }
 
     pub fn status(&self) -> &AgentStatus {
@@ -110,6 +139,10 @@ impl StatusWriter {
     }
 
     fn flush(&self) {
+        if let Some(share) = &self.share {
+            share.write_session(&self.path, &self.status);
+            return;
+        }
         if let Err(e) = self.status.write(&self.path) {
             tracing::warn!(error = %crate::one_line(&e), "cannot write the status file");
         }
@@ -136,6 +169,14 @@ impl StatusWriter {
             s.connected_since = Some(crate::now_ms());
             s.last_error = None;
             s.policy = Some(policy);
+        });
+    }
+
+    /// The route and peer of the connection being opened to the endpoint.
+    pub fn route(&mut self, path: String, addr: String) {
+        self.update(|s| {
+            s.path = Some(path);
+            s.addr = Some(addr);
         });
     }
 

@@ -7,6 +7,8 @@
 # key pinned), checks its SHA-256, and runs
 # `ward-agent install --server URL --pin PIN --key KEY --platform PLATFORM ARGS...`
 # (e.g. ARGS = --prefix DIR). Exits with the agent installer's status.
+# `--proxy URL` and `--override HOST=IP` in ARGS also apply to the downloads
+# (curl --proxy, curl --resolve) and are passed on to the installer.
 #
 # Everything runs inside main(), called on the last line: a truncated
 # download runs nothing.
@@ -23,13 +25,17 @@ die() {
 # fetch URL FILE: downloads with the pin; on failure prints one line naming
 # the cause and returns non-zero.
 fetch() {
-    code=$(curl -fsSk --pinnedpubkey "$pin" --connect-timeout 15 --max-time 600 \
-        -w '%{http_code}' -o "$2" "$1" 2>/dev/null)
+    # $resolve holds only validated host:port:address words.
+    # shellcheck disable=SC2086
+    code=$(curl -fsSk --pinnedpubkey "$pin" ${proxy:+--proxy "$proxy"} $resolve \
+        --connect-timeout 15 --max-time 600 -w '%{http_code}' -o "$2" "$1" 2>/dev/null)
     rc=$?
     [ "$rc" -eq 0 ] && return 0
     case $rc in
         6) cause="cannot resolve the server's host name in $server" ;;
-        7) cause="connection refused by $server (is ward-server running and reachable?)" ;;
+        5) cause="cannot resolve the proxy's host name" ;;
+        7) cause="connection refused by $server${proxy:+ or the proxy} (is ward-server running and reachable?)" ;;
+        56) cause="the proxy refused to connect to $server (CONNECT denied)" ;;
         28) cause="timed out talking to $server" ;;
         35) cause="TLS handshake with $server failed" ;;
         90) cause="server key does not match pin (is $server really your Ward server?)" ;;
@@ -51,7 +57,11 @@ main() {
     pin=
     key=
     platform=
-    # Our four options are taken out; everything else is passed through in order.
+    proxy=
+    overrides=
+    set -f
+    # Our four options are taken out; everything else is passed through in
+    # order (--proxy and --override are also kept for the downloads).
     n=$#
     while [ "$n" -gt 0 ]; do
         arg=$1
@@ -70,6 +80,26 @@ main() {
                     --platform) platform=$val ;;
                 esac
                 ;;
+            --proxy | --override)
+                [ "$n" -gt 0 ] || die "$arg needs a value"
+                val=$1
+                shift
+                n=$((n - 1))
+                case $arg in
+                    --proxy) proxy=$val ;;
+                    --override)
+                        case $val in
+                            *=*) ;;
+                            *) die "--override needs HOST=IP, got $val" ;;
+                        esac
+                        case $val in
+                            *[!A-Za-z0-9.:_=\[\]-]*) die "--override needs HOST=IP, got $val" ;;
+                        esac
+                        overrides="$overrides $val"
+                        ;;
+                esac
+                set -- "$@" "$arg" "$val"
+                ;;
             --server=*) server=${arg#*=} ;;
             --pin=*) pin=${arg#*=} ;;
             --key=*) key=${arg#*=} ;;
@@ -83,6 +113,25 @@ main() {
     [ -n "$platform" ] || die "missing --platform PLATFORM"
     server=${server%/}
     command -v curl >/dev/null 2>&1 || die "curl is required but was not found in PATH"
+
+    # --override HOST=IP -> curl --resolve HOST:PORT:IP (PORT of --server).
+    hostport=${server#*://}
+    hostport=${hostport%%/*}
+    case $hostport in
+        \[*\]:*) port=${hostport##*]:} ;;
+        \[*\]) port=443 ;;
+        *:*) port=${hostport##*:} ;;
+        *) port=443 ;;
+    esac
+    resolve=
+    for o in $overrides; do
+        h=${o%%=*}
+        ip=${o#*=}
+        ip=${ip#[}
+        ip=${ip%]}
+        case $ip in *:*) ip="[$ip]" ;; esac
+        resolve="$resolve --resolve $h:$port:$ip"
+    done
 
     tmp=$(mktemp -d 2>/dev/null || mktemp -d -t ward-install.XXXXXX) ||
         die "cannot create a temporary directory"

@@ -11,6 +11,7 @@ use ward_store::{ApiToken, NewKey, Store, StoreError, VerificationKey};
 
 use crate::clock::now_ms;
 use crate::error::ServerError;
+use crate::install_opts::InstallOptions;
 
 /// File name of the store inside the data dir.
 pub const STORE_FILE: &str = "ward.db";
@@ -186,13 +187,28 @@ pub fn current_platform() -> Option<&'static str> {
 /// key does not match pinned public key`, `curl: (7) Failed to connect …`)
 /// is the one line that names the cause, and the command exits 3.
 pub fn install_command(url: &str, pin: &str, key: &str, platform: &str) -> String {
+    install_command_with(url, pin, key, platform, &InstallOptions::default())
+}
+
+/// [`install_command`] carrying network options: the proxy and overrides
+/// also apply to the `curl` that fetches `install.sh`, and every option is
+/// passed to the installer (see [`crate::install_opts`]).
+pub fn install_command_with(
+    url: &str,
+    pin: &str,
+    key: &str,
+    platform: &str,
+    opts: &InstallOptions,
+) -> String {
     let url = url.trim_end_matches('/');
     format!(
-        "sh -c \"$(curl -fsSk --pinnedpubkey {pin} {script} || echo exit 3)\" ward-install --server {server} --pin {pin} --key {key} --platform {platform}",
+        "sh -c \"$(curl -fsSk --pinnedpubkey {pin}{curl} {script} || echo exit 3)\" ward-install --server {server} --pin {pin} --key {key} --platform {platform}{rest}",
         pin = shell_quote(pin),
+        curl = opts.curl_args(url),
         script = shell_quote(&format!("{url}/install.sh")),
         server = shell_quote(url),
         key = shell_quote(key),
+        rest = opts.installer_args(),
     )
 }
 
@@ -211,6 +227,26 @@ mod tests {
         let want = "sh -c \"$(curl -fsSk --pinnedpubkey 'sha256//AAAA+/=' 'https://198.51.100.7:8443/install.sh' || echo exit 3)\" ward-install --server 'https://198.51.100.7:8443' --pin 'sha256//AAAA+/=' --key 'wk_abc' --platform linux-x86_64";
         assert_eq!(cmd, want);
         assert!(!cmd.contains('\n'));
+    }
+
+    #[test]
+    fn install_command_carries_network_options() {
+        let opts = InstallOptions::build(
+            vec!["https://ward.example.internal:8443".into()],
+            vec![],
+            &["ward.example.internal=10.0.0.1".into()],
+            Some("http://10.0.0.3:3128".into()),
+        )
+        .unwrap();
+        let cmd = install_command_with(
+            "https://ward.example.internal:8443",
+            "sha256//AAAA+/=",
+            "wk_abc",
+            "linux-x86_64",
+            &opts,
+        );
+        let want = "sh -c \"$(curl -fsSk --pinnedpubkey 'sha256//AAAA+/=' --proxy 'http://10.0.0.3:3128' --resolve 'ward.example.internal:8443:10.0.0.1' 'https://ward.example.internal:8443/install.sh' || echo exit 3)\" ward-install --server 'https://ward.example.internal:8443' --pin 'sha256//AAAA+/=' --key 'wk_abc' --platform linux-x86_64 --endpoint 'https://ward.example.internal:8443' --override 'ward.example.internal=10.0.0.1' --proxy 'http://10.0.0.3:3128'";
+        assert_eq!(cmd, want);
     }
 
     #[test]

@@ -15,20 +15,30 @@
 //!   command key, first verification key, `server.json`) and the operations
 //!   the `ward-server` CLI shares with the API.
 //!
+//! * [`detect`] and [`outputs`]: event ingestion, the detection runtime
+//!   (rules over stored events, alerts, whitelist, retention) and the
+//!   webhook and syslog alert outputs.
+//!
+//! * [`console`]: mounts the web console (`ward-console`) on this state.
+//!
 //! Storage is only reached through `Arc<dyn ward_store::Store>`.
 
 pub mod admin;
 pub mod api;
 pub mod bootstrap;
 pub mod clock;
+pub mod console;
+pub mod detect;
 pub mod download;
 pub mod enroll;
 pub mod error;
 pub mod gateway;
 pub mod http_error;
+pub mod install_opts;
 pub mod listener;
 pub mod metrics;
 pub mod net;
+pub mod outputs;
 pub mod ratelimit;
 pub mod router;
 pub mod runtime;

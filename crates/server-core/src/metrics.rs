@@ -124,6 +124,9 @@ pub async fn handler(State(st): State<Arc<AppState>>) -> impl IntoResponse {
             &[(String::new(), c.load(Ordering::Relaxed))],
         );
     }
+    for (name, help, v) in st.detect.counters() {
+        metric(name, "counter", help, &[(String::new(), v)]);
+    }
     (
         [(
             header::CONTENT_TYPE,

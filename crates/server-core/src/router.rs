@@ -23,6 +23,7 @@ pub fn router(st: Arc<AppState>) -> Router {
         .route("/download/agent/{file}", get(download::agent))
         .route("/api/v1/openapi.json", get(api::openapi))
         .merge(api::routes(st.clone()))
+        .merge(crate::console::routes(st.clone()))
         .fallback(http_error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(st)

@@ -38,6 +38,9 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// What `server.json` says.
     pub info: ServerInfo,
+    /// The console administrator password, only on the start that created
+    /// it (printed once by `ward-server serve`; stored only as a hash).
+    pub admin_password: Option<String>,
     state: Arc<AppState>,
     shutdown_tx: watch::Sender<bool>,
     accept: JoinHandle<()>,
@@ -124,6 +127,14 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
     };
     info.write(&data_dir)?;
 
+    // Console password: created (and handed back to be printed once) at first start.
+    let console_dir = data_dir.clone();
+    let (console, admin_password) =
+        tokio::task::spawn_blocking(move || ward_console::ConsoleAuth::open(&console_dir))
+            .await
+            .map_err(|e| ServerError::Other(format!("console password task: {e}")))?
+            .map_err(|e| ServerError::Other(format!("console password: {e}")))?;
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (state, channels) = AppState::new(StateParts {
         store,
@@ -136,8 +147,17 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
         },
         packages: PackageCache::new(packages_dir),
         shutdown: shutdown_rx.clone(),
+        console,
     });
-    let tasks = runtime::spawn(state.clone(), channels.status_rx, shutdown_rx.clone());
+    let mut tasks = runtime::spawn(state.clone(), channels.status_rx, shutdown_rx.clone());
+    tasks.extend(
+        crate::detect::spawn(
+            state.clone(),
+            crate::outputs::Tuning::default(),
+            shutdown_rx.clone(),
+        )
+        .await?,
+    );
     let limits = ListenLimits {
         handshake_timeout: Duration::from_secs(u64::from(config.limits.tls_handshake_timeout_secs)),
         max_concurrent_handshakes: config.limits.max_concurrent_handshakes as usize,
@@ -153,6 +173,7 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
     Ok(RunningServer {
         local_addr,
         info,
+        admin_password,
         state,
         shutdown_tx,
         accept,

@@ -40,6 +40,10 @@ pub struct AppState {
     pub packages: PackageCache,
     pub enroll_limiter: FailureLimiter,
     pub shutdown: watch::Receiver<bool>,
+    /// Console password, sessions and sign-in limiter.
+    pub console: ward_console::ConsoleAuth,
+    /// Event ingestion, detection runtime, outputs (issue 6).
+    pub detect: crate::detect::DetectHandle,
 }
 
 /// The receiving ends the runtime tasks own.
@@ -54,6 +58,7 @@ pub struct StateParts {
     pub public: PublicInfo,
     pub packages: PackageCache,
     pub shutdown: watch::Receiver<bool>,
+    pub console: ward_console::ConsoleAuth,
 }
 
 impl AppState {
@@ -72,6 +77,8 @@ impl AppState {
             packages: parts.packages,
             enroll_limiter: FailureLimiter::new(20, 60_000),
             shutdown: parts.shutdown,
+            console: parts.console,
+            detect: crate::detect::DetectHandle::default(),
         };
         (Arc::new(state), StateChannels { status_rx })
     }

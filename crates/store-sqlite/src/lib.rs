@@ -40,11 +40,14 @@
 //!   Search is a case-insensitive plain substring match (no wildcards) on
 //!   the hostname or any IP address.
 
+mod alerts;
 mod assets;
 mod error;
+mod events;
 mod keys;
 mod listing;
 mod migrate;
+mod overview;
 mod pool;
 mod rows;
 mod tokens;
@@ -58,10 +61,12 @@ use rusqlite::Connection;
 use std::sync::Arc;
 use ward_proto::{HostReport, Policy};
 use ward_store::{
-    AgentAuth, ApiToken, Asset, AssetLiveness, AssetQuery, Enrolled, Enrollment, NewKey, Page,
-    Result, SessionStart, StatusChange, StatusCount, StatusEvent, Store, StoreError,
-    VerificationKey,
+    AgentAuth, AlertCount, AlertInsert, AlertQuery, AlertRecord, AlertState, ApiToken, Asset,
+    AssetLiveness, AssetQuery, Enrolled, Enrollment, IngestOutcome, NewAlert, NewKey,
+    NewWhitelistEntry, Page, Result, SessionStart, SpoolStats, StatusChange, StatusCount,
+    StatusEvent, Store, StoreError, StoredEvent, VerificationKey, WhitelistEntry,
 };
+use ward_store::{GroupCount, VersionCount};
 
 /// A Ward store in one SQLite database file (or in memory, for tests).
 /// Cheap to clone; clones share the connections.
@@ -180,6 +185,14 @@ impl Store for SqliteStore {
         self.read(assets::count_by_status).await
     }
 
+    async fn count_by_agent_version(&self) -> Result<Vec<VersionCount>> {
+        self.read(overview::count_by_agent_version).await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<GroupCount>> {
+        self.read(overview::list_groups).await
+    }
+
     async fn record_session_start(&self, asset_id: &str, s: &SessionStart) -> Result<()> {
         let (id, s) = (asset_id.to_owned(), s.clone());
         self.write(move |c| assets::record_session_start(c, &id, &s))
@@ -242,5 +255,104 @@ impl Store for SqliteStore {
     async fn set_policy(&self, policy: &Policy) -> Result<()> {
         let policy = *policy;
         self.write(move |c| tokens::set_policy(c, &policy)).await
+    }
+
+    async fn ingest_events(
+        &self,
+        asset_id: &str,
+        events: &[ward_events::Event],
+        received_at: i64,
+    ) -> Result<IngestOutcome> {
+        let (id, events) = (asset_id.to_owned(), events.to_vec());
+        self.write(move |c| events::ingest(c, &id, &events, received_at))
+            .await
+    }
+
+    async fn event_high_water(&self, asset_id: &str) -> Result<u64> {
+        let id = asset_id.to_owned();
+        self.read(move |c| events::get_high_water(c, &id)).await
+    }
+
+    async fn events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        self.read(move |c| events::after(c, after_seq, limit)).await
+    }
+
+    async fn count_events(&self, asset_id: Option<&str>) -> Result<u64> {
+        let id = asset_id.map(str::to_owned);
+        self.read(move |c| events::count(c, id.as_deref())).await
+    }
+
+    async fn asset_events(&self, asset_id: &str, ids: &[u64]) -> Result<Vec<StoredEvent>> {
+        let (id, ids) = (asset_id.to_owned(), ids.to_vec());
+        self.read(move |c| events::of_asset(c, &id, &ids)).await
+    }
+
+    async fn prune_events(
+        &self,
+        received_before: i64,
+        keep_at_most: u64,
+        keep_after_seq: i64,
+    ) -> Result<u64> {
+        self.write(move |c| events::prune(c, received_before, keep_at_most, keep_after_seq))
+            .await
+    }
+
+    async fn set_spool_stats(&self, stats: &[(String, SpoolStats)]) -> Result<()> {
+        if stats.is_empty() {
+            return Ok(());
+        }
+        let stats = stats.to_vec();
+        self.write(move |c| events::set_spool(c, &stats)).await
+    }
+
+    async fn insert_alert(&self, alert: &NewAlert) -> Result<AlertInsert> {
+        let alert = alert.clone();
+        self.write(move |c| alerts::insert(c, &alert)).await
+    }
+
+    async fn get_alert(&self, id: i64) -> Result<Option<AlertRecord>> {
+        self.read(move |c| alerts::get(c, id)).await
+    }
+
+    async fn alert_evidence(&self, id: i64) -> Result<Vec<ward_events::Event>> {
+        self.read(move |c| alerts::evidence(c, id)).await
+    }
+
+    async fn list_alerts(&self, q: &AlertQuery) -> Result<Page<AlertRecord>> {
+        let q = q.clone();
+        self.read(move |c| alerts::list(c, &q)).await
+    }
+
+    async fn set_alert_state(&self, id: i64, state: AlertState, at: i64) -> Result<AlertRecord> {
+        self.write(move |c| alerts::set_state(c, id, state, at))
+            .await
+    }
+
+    async fn count_alerts(&self) -> Result<Vec<AlertCount>> {
+        self.read(alerts::counts).await
+    }
+
+    async fn add_whitelist(&self, entry: &NewWhitelistEntry) -> Result<WhitelistEntry> {
+        let entry = entry.clone();
+        self.write(move |c| alerts::add_whitelist(c, &entry)).await
+    }
+
+    async fn list_whitelist(&self) -> Result<Vec<WhitelistEntry>> {
+        self.read(alerts::list_whitelist).await
+    }
+
+    async fn delete_whitelist(&self, id: i64) -> Result<()> {
+        self.write(move |c| alerts::delete_whitelist(c, id)).await
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        let key = key.to_owned();
+        self.read(move |c| alerts::get_setting(c, &key)).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.clone());
+        self.write(move |c| alerts::set_setting(c, &key, &value))
+            .await
     }
 }

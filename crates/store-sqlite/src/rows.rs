@@ -9,7 +9,7 @@ use ward_store::{Asset, Status, StatusReason};
 pub(crate) const ASSET_COLS: &str = "id, hostname, ips, os, kernel, arch, platform, \
     agent_version, group_name, fingerprint, status, status_reason, status_since, \
     first_seen, last_seen, last_addr, last_error, last_endpoint, enrolled_at, \
-    enrolled_with_key, report, report_at";
+    enrolled_with_key, report, report_at, spool_depth, spool_dropped_total, spool_at";
 
 fn bad(idx: usize, msg: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, msg.into())
@@ -59,6 +59,7 @@ pub(crate) fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
         enrolled_with_key: row.get(19)?,
         report,
         report_at: row.get(21)?,
+        spool: crate::events::spool_at(row, 22)?,
     })
 }
 

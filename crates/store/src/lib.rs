@@ -17,6 +17,12 @@ use ward_proto::{HostReport, Policy};
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+mod detection;
+pub use detection::{
+    AlertCount, AlertInsert, AlertQuery, AlertRecord, AlertSeverity, AlertState, IngestOutcome,
+    NewAlert, NewWhitelistEntry, SpoolStats, StoredEvent, WhitelistEntry,
+};
+
 /// Errors every backend maps its own errors into.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -144,6 +150,9 @@ pub struct Asset {
     /// Latest full host report.
     pub report: Option<HostReport>,
     pub report_at: Option<i64>,
+    /// Spool health the agent last reported (see [`Store::set_spool_stats`]).
+    #[serde(default)]
+    pub spool: Option<SpoolStats>,
 }
 
 /// Input to [`Store::enroll`].
@@ -238,6 +247,20 @@ pub struct StatusCount {
     pub count: u64,
 }
 
+/// Count of assets per agent version, for the overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionCount {
+    pub version: String,
+    pub count: u64,
+}
+
+/// A group and how many assets are in it, for the console's group filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCount {
+    pub group: String,
+    pub count: u64,
+}
+
 /// The status-relevant part of an asset, loaded at server start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssetLiveness {
@@ -295,6 +318,12 @@ pub trait Store: Send + Sync + 'static {
     /// invalid-input variant).
     async fn list_assets(&self, q: &AssetQuery) -> Result<Page<Asset>>;
     async fn count_by_status(&self) -> Result<Vec<StatusCount>>;
+    /// Assets not uninstalled, per agent version: most assets first, ties in
+    /// version byte order.
+    async fn count_by_agent_version(&self) -> Result<Vec<VersionCount>>;
+    /// Every group with at least one asset (any status), in name byte order,
+    /// with its asset count. Assets without a group are not counted.
+    async fn list_groups(&self) -> Result<Vec<GroupCount>>;
     /// Records a session start (address, endpoint, last error, version, last_seen).
     ///
     /// `endpoint` and `last_error` replace the stored ones (`None` clears them);
@@ -329,4 +358,74 @@ pub trait Store: Send + Sync + 'static {
     // --- settings ---
     async fn get_policy(&self) -> Result<Option<Policy>>;
     async fn set_policy(&self, policy: &Policy) -> Result<()>;
+
+    // --- events (detection pipeline) ---
+    /// Stores the events of `asset_id` whose id is above the asset's
+    /// high-water mark and raises the mark to the largest stored id, in one
+    /// transaction: when this returns, every event up to
+    /// `IngestOutcome::high_water` is durably stored. `events` must be in
+    /// strictly increasing id order with ids up to `i64::MAX` (the caller
+    /// validates; otherwise `Conflict`). Each stored event's `host` is set to
+    /// `asset_id`. `NotFound` if no such asset.
+    async fn ingest_events(
+        &self,
+        asset_id: &str,
+        events: &[ward_events::Event],
+        received_at: i64,
+    ) -> Result<IngestOutcome>;
+    /// The highest event id stored for the asset (0 when none).
+    async fn event_high_water(&self, asset_id: &str) -> Result<u64>;
+    /// Stored events with `seq > after_seq`, in `seq` order, at most `limit`
+    /// (0 means 1000, at most 10,000). Rows this binary cannot decode (a
+    /// newer Ward's event kinds) are skipped.
+    async fn events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredEvent>>;
+    /// Events stored, for one asset or all.
+    async fn count_events(&self, asset_id: Option<&str>) -> Result<u64>;
+    /// The asset's stored events with these ids, in id order (missing ids,
+    /// e.g. removed by retention, are left out).
+    async fn asset_events(&self, asset_id: &str, ids: &[u64]) -> Result<Vec<StoredEvent>>;
+    /// Retention: deletes the oldest events (lowest `seq`, never above
+    /// `keep_after_seq`, which the caller has not processed yet) while they
+    /// were received before `received_before` or more than `keep_at_most`
+    /// events are stored. High-water marks are kept. Returns how many went.
+    async fn prune_events(
+        &self,
+        received_before: i64,
+        keep_at_most: u64,
+        keep_after_seq: i64,
+    ) -> Result<u64>;
+    /// Records spool health for many assets at once; unknown ids are ignored.
+    async fn set_spool_stats(&self, stats: &[(String, SpoolStats)]) -> Result<()>;
+
+    // --- alerts ---
+    /// Inserts an alert with its evidence (copies of the evidence events
+    /// stored for the asset, so they outlive event retention), or merges it
+    /// into an existing one with the same `dedup_key` whose `last_ms` is at
+    /// or after `first_ms - dedup_window_ms` (the newest such alert gets
+    /// `last_ms = max(last_ms, new last_ms)` and `repeats + 1`; its state is
+    /// kept). `NotFound` if the asset does not exist.
+    async fn insert_alert(&self, alert: &NewAlert) -> Result<AlertInsert>;
+    async fn get_alert(&self, id: i64) -> Result<Option<AlertRecord>>;
+    /// The evidence events copied with the alert, in event id order.
+    async fn alert_evidence(&self, id: i64) -> Result<Vec<ward_events::Event>>;
+    /// Newest first (by id). A malformed cursor is `NotFound`.
+    async fn list_alerts(&self, q: &AlertQuery) -> Result<Page<AlertRecord>>;
+    /// Sets the state (and `state_at`); `NotFound` if no such alert.
+    async fn set_alert_state(&self, id: i64, state: AlertState, at: i64) -> Result<AlertRecord>;
+    /// Alerts per (severity, state), for the overview.
+    async fn count_alerts(&self) -> Result<Vec<AlertCount>>;
+
+    // --- whitelist ---
+    /// `Conflict` if the same (rule_id, field, value) exists.
+    async fn add_whitelist(&self, entry: &NewWhitelistEntry) -> Result<WhitelistEntry>;
+    /// Oldest first.
+    async fn list_whitelist(&self) -> Result<Vec<WhitelistEntry>>;
+    /// `NotFound` if no such entry.
+    async fn delete_whitelist(&self, id: i64) -> Result<()>;
+
+    // --- settings documents (detection thresholds, outputs, cursors) ---
+    /// A JSON settings document by key (`None` when never set).
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>>;
+    /// Replaces a JSON settings document.
+    async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()>;
 }

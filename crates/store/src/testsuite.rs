@@ -38,6 +38,18 @@
 //!   an error other than `Backend`.
 //! * API tokens: a revoked token is never returned by `use_api_token`;
 //!   revoking twice keeps the first time; a duplicate hash is `Conflict`.
+//! * Console aggregates: `count_by_agent_version` leaves uninstalled assets
+//!   out and orders by count (ties by version); `list_groups` counts every
+//!   grouped asset, in byte order of the name.
+//! * Events: ids at or below the asset's high-water mark are dropped as
+//!   duplicates; a batch with non-increasing ids (or ids above `i64::MAX`)
+//!   stores nothing; the feed is in ingest order across assets; retention
+//!   deletes the oldest rows only, never past the caller's cursor, and keeps
+//!   the high-water mark. Spool stats appear on the asset.
+//! * Alerts: evidence is copied (it outlives retention); a re-raised alert
+//!   whose window overlaps the newest one with its de-dup key is merged;
+//!   listing is newest first with every filter and stable cursors.
+//! * Whitelist entries are unique per (rule, field, value).
 //!
 //! Expected values are always computed from the test's own inputs (or a
 //! small reference model of the rule), never copied from a backend's output.
@@ -45,17 +57,23 @@
 use crate::Store;
 use std::sync::Arc;
 
+mod alerts;
 mod assets;
 mod enroll;
+mod events;
 mod keys;
 mod listing;
+mod overview;
 mod support;
 mod tokens;
 
+pub use alerts::*;
 pub use assets::*;
 pub use enroll::*;
+pub use events::*;
 pub use keys::*;
 pub use listing::*;
+pub use overview::*;
 pub use tokens::*;
 
 /// What a conformance test's factory yields: something that lends a store.
@@ -115,6 +133,18 @@ macro_rules! store_conformance_tests {
             api_tokens_create_use_list_revoke,
             api_token_duplicate_hash_conflicts,
             policy_get_and_set,
+            count_by_agent_version_skips_uninstalled_and_sorts_by_count,
+            list_groups_counts_every_grouped_asset_in_byte_order,
+            events_ingest_drops_ids_at_or_below_the_high_water_mark,
+            events_bad_batches_store_nothing,
+            events_feed_is_in_ingest_order_across_assets,
+            events_prune_by_age_and_cap_never_past_the_cursor,
+            spool_stats_are_stored_on_the_asset,
+            alerts_insert_copies_evidence_and_merges_duplicates,
+            alerts_list_filters_and_pages_newest_first,
+            alerts_state_changes_and_counts,
+            whitelist_add_list_delete,
+            settings_documents_round_trip,
         );
     };
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::Value;
 
+pub mod login;
 pub mod netns;
+pub mod tinyproxy;
 
 /// Path of a workspace binary (`ward-server`, `ward-agent`, …) next to the
 /// test executable. Panics with the fix if it was not built.

@@ -1,5 +1,6 @@
-//! One live session, after `Welcome`: reports, keepalives, policy pushes and
-//! dead-session detection.
+//! One live session, after `Welcome`: reports, keepalives, policy pushes,
+//! dead-session detection, and spooled events (sent in acknowledged
+//! batches, see `pipeline::sender`, with `SpoolStats` beside keepalives).
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use ward_hostinfo::HostCollector;
 use ward_proto::{AgentMsg, HostReport, Policy, ServerMsg};
 
 use super::{decode_frame, send, ws_error, SessionError, Ws};
+use crate::pipeline::sender::EventSender;
+use crate::pipeline::PipelineHandle;
 use crate::status_file::StatusWriter;
 
 /// What a live session needs from the agent around it.
@@ -18,6 +21,8 @@ pub struct LiveContext<'a> {
     pub status: &'a mut StatusWriter,
     /// How often to check whether the host report changed materially.
     pub report_check: Duration,
+    /// The event pipeline, when it runs.
+    pub events: Option<&'a PipelineHandle>,
 }
 
 fn every(period: Duration) -> Interval {
@@ -56,6 +61,12 @@ pub async fn run(
     healthy: &mut bool,
 ) -> Result<(), SessionError> {
     let mut last_sent = send_report(ws, ctx.collector).await?;
+    let mut events = ctx.events.map(|h| EventSender::new(h.clone()));
+    let events_notify = events.as_ref().map(EventSender::notify);
+    if let Some(ev) = events.as_mut() {
+        send(ws, &ev.stats_msg()).await?;
+        ev.pump(ws).await?;
+    }
     let mut seq = 0u64;
     let mut keepalive = every(secs(policy.keepalive_secs));
     let mut full_report = every(secs(policy.report_interval_secs));
@@ -74,6 +85,20 @@ pub async fn run(
             _ = keepalive.tick() => {
                 seq += 1;
                 send(ws, &AgentMsg::Keepalive { seq }).await?;
+                if let Some(ev) = events.as_ref() {
+                    send(ws, &ev.stats_msg()).await?;
+                    ev.check_stalled()?;
+                }
+            }
+            _ = async {
+                match &events_notify {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(ev) = events.as_mut() {
+                    ev.pump(ws).await?;
+                }
             }
             _ = full_report.tick() => {
                 last_sent = send_report(ws, ctx.collector).await?;
@@ -122,8 +147,12 @@ pub async fn run(
                     Some(ServerMsg::Welcome { .. }) => {
                         tracing::debug!("ignoring a second welcome");
                     }
-                    // The event spool (issue 6) consumes acknowledgements.
-                    Some(ServerMsg::EventsAck { .. }) => {}
+                    Some(ServerMsg::EventsAck { up_to }) => {
+                        if let Some(ev) = events.as_mut() {
+                            ev.on_ack(up_to);
+                            ev.pump(ws).await?;
+                        }
+                    }
                     None => {}
                 }
             }

@@ -25,12 +25,13 @@ use ward_proto::{
 };
 
 use crate::error::exit_code;
-use crate::http::{connect_tls, ConnectError, Endpoint, CONNECT_TIMEOUT};
+use crate::http::{connect_tls_via, ConnectError, Endpoint, CONNECT_TIMEOUT};
+use crate::net::{NetOptions, Route};
 
 pub mod live;
 pub mod runner;
 
-pub use runner::{run_sessions, RunnerParams};
+pub use runner::{run_sessions, run_sessions_piped, run_sessions_with, NetRuntime, RunnerParams};
 
 /// Time allowed between `Hello` and `Welcome`.
 pub const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -108,7 +109,19 @@ pub async fn open(
     tls: Arc<rustls::ClientConfig>,
     credential: &str,
 ) -> Result<Ws, SessionError> {
-    let stream = connect_tls(ep, tls).await?;
+    open_via(ep, tls, &NetOptions::direct(), credential)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// [`open`] dialed as `net` says; also returns the route taken.
+pub async fn open_via(
+    ep: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+    net: &NetOptions,
+    credential: &str,
+) -> Result<(Ws, Route), SessionError> {
+    let (stream, route) = connect_tls_via(ep, tls, net).await?;
     let url = format!("wss://{}{}", ep.authority(), SESSION_PATH);
     let mut req = url
         .into_client_request()
@@ -120,7 +133,7 @@ pub async fn open(
         .insert(WIRE_VERSION_HEADER, HeaderValue::from(WIRE_VERSION));
     let upgrade = tokio_tungstenite::client_async_with_config(req, stream, Some(ws_config()));
     match tokio::time::timeout(CONNECT_TIMEOUT, upgrade).await {
-        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(Ok((ws, _))) => Ok((ws, route)),
         Ok(Err(WsError::Http(resp))) => {
             let status = resp.status().as_u16();
             let body = resp.body().as_deref().unwrap_or_default();
@@ -248,7 +261,18 @@ pub async fn probe(
     credential: &str,
     fingerprint: &str,
 ) -> Result<Welcome, SessionError> {
-    let mut ws = open(ep, tls, credential).await?;
+    probe_via(ep, tls, &NetOptions::direct(), credential, fingerprint).await
+}
+
+/// [`probe`] dialed as `net` says.
+pub async fn probe_via(
+    ep: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+    net: &NetOptions,
+    credential: &str,
+    fingerprint: &str,
+) -> Result<Welcome, SessionError> {
+    let (mut ws, _) = open_via(ep, tls, net, credential).await?;
     let welcome = handshake(&mut ws, &hello(fingerprint, None, ep)).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
     welcome

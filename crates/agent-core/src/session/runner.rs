@@ -1,5 +1,7 @@
-//! The agent's session loop: endpoints in order, jittered backoff between
-//! attempts, `data/status.json` kept current.
+//! The agent's session loop: endpoints in order with jittered backoff
+//! between attempts (failover), return to the preferred endpoint when it
+//! recovers (failback, see [`crate::net::select`]), `network.toml` re-read
+//! after failures, `data/status.json` kept current.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,11 +12,13 @@ use ward_hostinfo::{HostCollector, HostPaths};
 use ward_proto::Policy;
 
 use super::live::{self, LiveContext};
-use super::{handshake, hello, open, SessionError};
+use super::{handshake, hello, open_via, SessionError};
 use crate::backoff::Backoff;
 use crate::config::AgentConfig;
-use crate::http::Endpoint;
+use crate::http::{connect_tls_via, Endpoint};
 use crate::identity::Identity;
+use crate::net::reload::{LoadedNetwork, NetworkWatcher, Reload};
+use crate::net::{NetOptions, Selector};
 use crate::status_file::StatusWriter;
 
 /// Everything the session loop needs.
@@ -29,41 +33,97 @@ pub struct RunnerParams {
     pub host_paths: HostPaths,
 }
 
-/// Keeps a session up until `shutdown` turns true. Returns only then.
-pub async fn run_sessions(params: RunnerParams, mut shutdown: watch::Receiver<bool>) {
+/// How the session loop reaches the server beyond [`RunnerParams`].
+#[derive(Debug, Clone, Default)]
+pub struct NetRuntime {
+    /// Overrides, proxy, connect timeout.
+    pub options: NetOptions,
+    /// While on a fallback endpoint, probe the preferred ones this often.
+    pub failback_every: Option<Duration>,
+    /// `network.toml`, re-read after each failed attempt when it changed.
+    pub network_toml: Option<PathBuf>,
+}
+
+/// Why a live session ended without an error.
+enum Ended {
+    Shutdown,
+    /// A preferred endpoint (this index) answered a probe.
+    FailBack(usize),
+}
+
+/// Keeps a session up until `shutdown` turns true: direct connections, no
+/// failback probes, no reloads. Returns only then.
+pub async fn run_sessions(params: RunnerParams, shutdown: watch::Receiver<bool>) {
+    run_sessions_with(params, NetRuntime::default(), shutdown).await
+}
+
+/// Keeps a session up until `shutdown` turns true, reaching the server as
+/// `net` says. Returns only then.
+pub async fn run_sessions_with(
+    params: RunnerParams,
+    net: NetRuntime,
+    shutdown: watch::Receiver<bool>,
+) {
+    run_sessions_piped(params, net, None, shutdown).await
+}
+
+/// [`run_sessions_with`], also sending the events of `pipeline` (issue 6)
+/// over each live session and sharing `status.json` with it.
+pub async fn run_sessions_piped(
+    mut params: RunnerParams,
+    mut net: NetRuntime,
+    pipeline: Option<crate::pipeline::PipelineHandle>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut status = StatusWriter::new(
         params.status_path.clone(),
         std::process::id(),
         &params.identity.agent_id,
     );
+    if let Some(p) = &pipeline {
+        status.share_with(p.status_share());
+    }
     let mut collector = HostCollector::new(params.host_paths.clone(), crate::VERSION);
     let mut backoff = Backoff::new(params.config.min_backoff(), params.config.max_backoff());
     let mut last_error: Option<String> = None;
-    let mut idx = 0usize;
+    let mut watcher = net.network_toml.clone().map(NetworkWatcher::new);
+    let mut sel = Selector::new(params.endpoints.len());
     if params.endpoints.is_empty() {
         status.disconnected(None, "no endpoints configured".into());
         let _ = shutdown.wait_for(|s| *s).await;
         return;
     }
     while !*shutdown.borrow() {
-        let ep = &params.endpoints[idx % params.endpoints.len()];
-        status.connecting(ep);
+        let ep = params.endpoints[sel.current() % params.endpoints.len()].clone();
+        status.connecting(&ep);
         let mut healthy = false;
         let result = one_session(
             &params,
-            ep,
+            &net,
+            &sel,
             &mut last_error,
             &mut LiveContext {
                 collector: &mut collector,
                 status: &mut status,
                 report_check: Duration::from_secs(params.config.report_check_secs),
+                events: pipeline.as_ref(),
             },
             &mut shutdown,
             &mut healthy,
         )
         .await;
         let err = match result {
-            Ok(()) => break,
+            Ok(Ended::Shutdown) => break,
+            Ok(Ended::FailBack(to)) => {
+                tracing::info!(
+                    from = %ep.url,
+                    to = %params.endpoints[to].url,
+                    "a preferred endpoint is reachable again; switching to it"
+                );
+                sel.fail_back(to);
+                backoff.reset();
+                continue;
+            }
             Err(e) => e,
         };
         let text = err.to_string();
@@ -82,11 +142,31 @@ pub async fn run_sessions(params: RunnerParams, mut shutdown: watch::Receiver<bo
             }
             backoff.next_delay()
         };
-        status.disconnected(Some(ep), text.clone());
+        status.disconnected(Some(&ep), text.clone());
         last_error = Some(text);
         // After a healthy session start again from the preferred endpoint,
         // after a failure fail over to the next one.
-        idx = if healthy { 0 } else { idx + 1 };
+        sel.session_ended(healthy);
+        if let Some(w) = watcher.as_mut() {
+            match w.check() {
+                Reload::Unchanged => {}
+                Reload::Changed(n) => {
+                    tracing::info!(
+                        path = %w.path().display(),
+                        endpoints = n.endpoints.len(),
+                        "network.toml changed; using the new settings"
+                    );
+                    apply(&mut params, &mut net, *n);
+                    sel.reset(params.endpoints.len());
+                    backoff.reset();
+                }
+                Reload::Invalid(e) => tracing::warn!(
+                    path = %w.path().display(),
+                    error = %e,
+                    "network.toml changed but is invalid; keeping the previous settings"
+                ),
+            }
+        }
         tracing::debug!(
             delay_ms = delay.as_millis() as u64,
             "reconnecting after delay"
@@ -99,23 +179,39 @@ pub async fn run_sessions(params: RunnerParams, mut shutdown: watch::Receiver<bo
     status.stopped();
 }
 
+/// Puts reloaded `network.toml` settings in place.
+fn apply(params: &mut RunnerParams, net: &mut NetRuntime, n: LoadedNetwork) {
+    params.endpoints = n.endpoints;
+    params.tls = n.tls;
+    net.options = n.options;
+    net.failback_every = n.failback_every;
+}
+
 async fn one_session(
     params: &RunnerParams,
-    ep: &Endpoint,
+    net: &NetRuntime,
+    sel: &Selector,
     last_error: &mut Option<String>,
     ctx: &mut LiveContext<'_>,
     shutdown: &mut watch::Receiver<bool>,
     healthy: &mut bool,
-) -> Result<(), SessionError> {
+) -> Result<Ended, SessionError> {
+    let ep = &params.endpoints[sel.current() % params.endpoints.len()];
     let hello_msg = hello(&params.fingerprint, last_error.clone(), ep);
     let opening = async {
-        let mut ws = open(ep, params.tls.clone(), &params.identity.credential).await?;
+        let (mut ws, route) = open_via(
+            ep,
+            params.tls.clone(),
+            &net.options,
+            &params.identity.credential,
+        )
+        .await?;
         let welcome = handshake(&mut ws, &hello_msg).await?;
-        Ok::<_, SessionError>((ws, welcome))
+        Ok::<_, SessionError>((ws, route, welcome))
     };
-    let (mut ws, welcome) = tokio::select! {
+    let (mut ws, route, welcome) = tokio::select! {
         r = opening => r?,
-        _ = shutdown.changed() => return Ok(()),
+        _ = shutdown.changed() => return Ok(Ended::Shutdown),
     };
     if welcome.agent_id != params.identity.agent_id {
         tracing::warn!(
@@ -131,13 +227,70 @@ async fn one_session(
             Policy::default()
         }
     };
+    let peer = ws
+        .get_ref()
+        .get_ref()
+        .0
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(
         endpoint = %ep.url,
+        path = %route,
         agent_id = %welcome.agent_id,
         keepalive_secs = policy.keepalive_secs,
         "session established"
     );
     *last_error = None;
+    ctx.status.route(route.to_string(), peer);
     ctx.status.connected(ep, policy);
-    live::run(&mut ws, policy, ctx, shutdown, healthy).await
+
+    // The live session stops on shutdown or when a preferred endpoint is
+    // back; either way it closes the WebSocket cleanly.
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let mut ended = Ended::Shutdown;
+    let probing = net.failback_every.filter(|_| sel.on_fallback());
+    let live = live::run(&mut ws, policy, ctx, &mut stop_rx, healthy);
+    tokio::pin!(live);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            r = &mut live => return r.map(|()| ended),
+            _ = shutdown.changed(), if !stopping => {
+                stopping = true;
+                let _ = stop_tx.send(true);
+            }
+            to = probe_preferred(params, net, sel, probing), if !stopping => {
+                ended = Ended::FailBack(to);
+                stopping = true;
+                let _ = stop_tx.send(true);
+            }
+        }
+    }
+}
+
+/// Every `every`, tries a TCP + TLS handshake with the pinned key on each
+/// endpoint preferred over the current one; resolves with the first that
+/// succeeds. Never resolves when there is nothing to probe.
+async fn probe_preferred(
+    params: &RunnerParams,
+    net: &NetRuntime,
+    sel: &Selector,
+    every: Option<Duration>,
+) -> usize {
+    let Some(every) = every else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        for i in sel.preferred() {
+            let ep = &params.endpoints[i];
+            match connect_tls_via(ep, params.tls.clone(), &net.options).await {
+                Ok(_) => return i,
+                Err(e) => {
+                    tracing::debug!(endpoint = %ep.url, error = %e, "preferred endpoint still down")
+                }
+            }
+        }
+    }
 }

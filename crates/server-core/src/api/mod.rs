@@ -1,7 +1,9 @@
 //! The REST API under `/api/v1`, authenticated with bearer API tokens
 //! (`Authorization: Bearer wt_…`, stored as SHA-256 hashes).
 
+pub mod alerts;
 pub mod assets;
+pub mod detection;
 pub mod keys;
 pub mod policy;
 pub mod setup;
@@ -14,7 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use ward_pki::secret::sha256_hex;
 
@@ -35,6 +37,24 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
         .route("/api/v1/install-command", get(setup::install_command))
         .route("/api/v1/settings/policy", get(policy::get).put(policy::put))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route(
+            "/api/v1/alerts/{id}",
+            get(alerts::detail).patch(alerts::patch),
+        )
+        .route(
+            "/api/v1/whitelist",
+            get(alerts::whitelist_list).post(alerts::whitelist_add),
+        )
+        .route("/api/v1/whitelist/{id}", delete(alerts::whitelist_delete))
+        .route(
+            "/api/v1/settings/detection",
+            get(detection::get_detection).put(detection::put_detection),
+        )
+        .route(
+            "/api/v1/settings/outputs",
+            get(detection::get_outputs).put(detection::put_outputs),
+        )
         .route_layer(middleware::from_fn_with_state(st, require_token))
 }
 

@@ -21,6 +21,12 @@ pub async fn put(
     body: Result<Json<Policy>, JsonRejection>,
 ) -> Result<Json<Policy>, HttpError> {
     let Json(policy) = body.map_err(|r| HttpError::bad_request(r.body_text()))?;
+    apply(&st, policy).await.map(Json)
+}
+
+/// Validates, stores and applies a policy (engine window and a push to
+/// every live session). The API and the console both save through here.
+pub async fn apply(st: &AppState, policy: Policy) -> Result<Policy, HttpError> {
     policy.validate().map_err(HttpError::bad_request)?;
     st.store
         .set_policy(&policy)
@@ -33,5 +39,5 @@ pub async fn put(
         report_interval_secs = policy.report_interval_secs,
         "agent policy changed"
     );
-    Ok(Json(policy))
+    Ok(policy)
 }

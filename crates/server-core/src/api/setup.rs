@@ -1,23 +1,61 @@
-//! `GET /api/v1/install-command?platform=&key=`.
+//! `GET /api/v1/install-command?platform=&key=[&endpoint=…][&update_endpoint=…][&override=HOST=IP][&proxy=…]`.
 
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use ward_proto::PLATFORMS;
 
 use crate::admin::{self, KeyChoiceError};
 use crate::http_error::HttpError;
+use crate::install_opts::InstallOptions;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The query: `platform`, `key` (id or secret; default: the newest
+/// non-revoked key), and the network options of [`crate::install_opts`]:
+/// `endpoint` and `update_endpoint` (repeatable, in order), `override`
+/// (`HOST=IP`, repeatable) and `proxy`.
+#[derive(Debug, Default)]
 pub struct Params {
     pub platform: Option<String>,
-    /// Key id or secret; default: the newest non-revoked key.
     pub key: Option<String>,
+    pub options: InstallOptions,
+}
+
+impl Params {
+    /// Reads the query pairs; unknown or repeated single parameters are errors.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Params, String> {
+        let mut p = Params::default();
+        let (mut endpoints, mut updates, mut overrides, mut proxy) =
+            (Vec::new(), Vec::new(), Vec::new(), None);
+        for (k, v) in pairs {
+            let once = |slot: &mut Option<String>, v: String| {
+                if slot.replace(v).is_some() {
+                    Err(format!("query parameter {k:?} is given twice"))
+                } else {
+                    Ok(())
+                }
+            };
+            match k.as_str() {
+                "platform" => once(&mut p.platform, v)?,
+                "key" => once(&mut p.key, v)?,
+                "proxy" => once(&mut proxy, v)?,
+                "endpoint" => endpoints.push(v),
+                "update_endpoint" => updates.push(v),
+                "override" => overrides.push(v),
+                other => {
+                    return Err(format!(
+                        "unknown query parameter {other:?} (known: platform, key, endpoint, \
+                         update_endpoint, override, proxy)"
+                    ))
+                }
+            }
+        }
+        p.options = InstallOptions::build(endpoints, updates, &overrides, proxy)?;
+        Ok(p)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -29,9 +67,10 @@ pub struct InstallCommand {
 
 pub async fn install_command(
     State(st): State<Arc<AppState>>,
-    params: Result<Query<Params>, QueryRejection>,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<InstallCommand>, HttpError> {
-    let Query(p) = params.map_err(|r| HttpError::bad_request(r.body_text()))?;
+    let Query(pairs) = params.map_err(|r| HttpError::bad_request(r.body_text()))?;
+    let p = Params::from_pairs(pairs).map_err(HttpError::bad_request)?;
     let platform = p.platform.unwrap_or_default();
     if !admin::is_platform(&platform) {
         return Err(HttpError::bad_request(format!(
@@ -46,10 +85,46 @@ pub async fn install_command(
             KeyChoiceError::NotFound(_) => HttpError::not_found(e.to_string()),
             other => HttpError::bad_request(other.to_string()),
         })?;
-    let command = admin::install_command(&st.public.url, &st.public.pin, &key.secret, &platform);
+    let command = admin::install_command_with(
+        &st.public.url,
+        &st.public.pin,
+        &key.secret,
+        &platform,
+        &p.options,
+    );
     Ok(Json(InstallCommand {
         platform,
         key_id: key.id,
         command,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn query_pairs() {
+        let p = Params::from_pairs(pairs(&[
+            ("platform", "linux-x86_64"),
+            ("endpoint", "https://a:1"),
+            ("endpoint", "https://b:2"),
+            ("override", "a=10.0.0.1"),
+            ("proxy", "http://p:3128"),
+        ]))
+        .unwrap();
+        assert_eq!(p.platform.as_deref(), Some("linux-x86_64"));
+        assert_eq!(p.options.endpoints, vec!["https://a:1", "https://b:2"]);
+        assert_eq!(p.options.overrides.len(), 1);
+        assert!(Params::from_pairs(pairs(&[("platfrom", "x")])).is_err());
+        assert!(Params::from_pairs(pairs(&[("key", "a"), ("key", "b")])).is_err());
+        assert!(Params::from_pairs(pairs(&[("override", "nope")])).is_err());
+        assert!(Params::from_pairs(pairs(&[("endpoint", "http://a:1")])).is_err());
+    }
 }

@@ -29,6 +29,11 @@ pub struct AssetView {
     pub last_endpoint: Option<String>,
     pub report: Option<HostReport>,
     pub report_at: Option<String>,
+    /// Events waiting in the agent's spool, as last reported.
+    pub spool_depth: Option<u64>,
+    /// Events the agent dropped because its spool was full (a counter).
+    pub spool_dropped_total: Option<u64>,
+    pub spool_reported_at: Option<String>,
 }
 
 impl AssetView {
@@ -62,6 +67,9 @@ impl AssetView {
             last_endpoint: a.last_endpoint,
             report: a.report,
             report_at: a.report_at.map(rfc3339),
+            spool_depth: a.spool.map(|s| s.depth),
+            spool_dropped_total: a.spool.map(|s| s.dropped_total),
+            spool_reported_at: a.spool.map(|s| rfc3339(s.at)),
         }
     }
 }

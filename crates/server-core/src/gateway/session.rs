@@ -222,13 +222,48 @@ async fn on_message(
         AgentMsg::Hello { .. } => {
             return Step::End(protocol("hello is only valid as the first message"));
         }
-        // Event ingestion is built by the event-pipeline work (issue 6).
-        AgentMsg::Events { .. } => {
-            return Step::End(protocol("this server does not accept events yet"));
-        }
-        AgentMsg::SpoolStats { .. } => {}
+        AgentMsg::Events { events } => return on_events(st, ws, agent_id, events, now).await,
+        AgentMsg::SpoolStats {
+            depth,
+            dropped_total,
+        } => st.detect.spool_stats(agent_id, depth, dropped_total, now),
     }
     Step::Continue
+}
+
+/// Stores a batch (de-duplicated, one transaction) and acknowledges it only
+/// after the commit. The asset id comes from the session; the store sets
+/// each event's `host` to it.
+async fn on_events(
+    st: &AppState,
+    ws: &mut WebSocket,
+    agent_id: &str,
+    events: Vec<ward_events::Event>,
+    now: i64,
+) -> Step {
+    if let Err(m) = crate::detect::ingest::validate_batch(&events) {
+        return Step::End(protocol(&m));
+    }
+    match st.store.ingest_events(agent_id, &events, now).await {
+        Ok(out) => {
+            st.detect.ingested(&out);
+            let ack = ServerMsg::EventsAck {
+                up_to: out.high_water,
+            };
+            if send(ws, &ack).await.is_err() {
+                return Step::End(End::Gone);
+            }
+            Step::Continue
+        }
+        Err(e) => {
+            tracing::error!(asset = %agent_id, error = %e, count = events.len(), "storing events failed");
+            Step::End(End::Error(
+                ErrorCode::Internal,
+                "the server could not store events; retry later".into(),
+                close_code::ERROR,
+            ))
+        }
+    }
 }
 
 fn decode(text: &str) -> Result<AgentMsg, End> {

@@ -30,6 +30,7 @@ fn new_asset(e: &Enrollment, group: Option<&str>) -> Asset {
         enrolled_with_key: Some(e.key_id.clone()),
         report: Some(e.report.clone()),
         report_at: Some(e.at),
+        spool: None,
     }
 }
 

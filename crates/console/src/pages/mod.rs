@@ -1,0 +1,13 @@
+//! One module per console page: its handler(s) and its markup.
+
+pub mod agents;
+pub mod alerts_data;
+pub mod asset;
+pub mod assets;
+pub mod fleet;
+pub mod install_hint;
+pub mod live;
+pub mod overview;
+pub mod policy;
+pub mod signin;
+pub mod uninstall;

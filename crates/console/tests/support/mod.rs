@@ -1,0 +1,251 @@
+//! A [`ConsoleHost`] over a real SQLite store, for the console's own tests
+//! and the Assets page benchmark. No gateway; with [`TestHost::load_engine`]
+//! the live view comes from the real status engine (`ward-status`), as in
+//! `ward-server`, otherwise from the store.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Request, Response, StatusCode};
+use tower::ServiceExt;
+use ward_console::auth::password::PasswordCost;
+use ward_console::auth::ratelimit::SignInLimits;
+use ward_console::auth::session::SessionLimits;
+use ward_console::auth::AuthOptions;
+use ward_console::{ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError};
+use ward_pki::secret::random_token;
+use ward_proto::Policy;
+use ward_status::Engine;
+use ward_store::{NewKey, StatusCount, Store, StoreError, VerificationKey};
+use ward_store_sqlite::SqliteStore;
+
+pub struct TestHost {
+    pub store: Arc<dyn Store>,
+    pub auth: ConsoleAuth,
+    pub policy: Mutex<Policy>,
+    pub counts: Mutex<Vec<StatusCount>>,
+    pub online: Mutex<HashSet<String>>,
+    pub engine: Mutex<Option<Engine>>,
+}
+
+impl TestHost {
+    /// A host on the SQLite store at `db` whose console password is `password`
+    /// (hashed with minimal argon2 cost: these tests are not about hashing speed).
+    pub async fn open(dir: &Path, db: &Path, password: &str) -> Arc<TestHost> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db).await.expect("open store"));
+        let auth = ConsoleAuth::with_options(
+            dir,
+            AuthOptions {
+                sessions: SessionLimits::default(),
+                sign_in: SignInLimits::default(),
+                password_cost: PasswordCost::MINIMAL,
+            },
+        );
+        auth.password_file().set(password).expect("set password");
+        let host = Arc::new(TestHost {
+            store,
+            auth,
+            policy: Mutex::new(Policy::default()),
+            counts: Mutex::new(Vec::new()),
+            online: Mutex::new(HashSet::new()),
+            engine: Mutex::new(None),
+        });
+        host.refresh().await;
+        host
+    }
+
+    /// Loads every asset's liveness into a status engine, as `ward-server`
+    /// does at start; live status and counts then come from it.
+    pub async fn load_engine(&self) {
+        let mut e = Engine::new(Policy::default(), 1_700_000_000_000);
+        e.load(self.store.load_liveness().await.expect("load_liveness"));
+        *self.engine.lock().unwrap() = Some(e);
+    }
+
+    /// Re-reads the status counts from the store (the real server keeps them live).
+    pub async fn refresh(&self) {
+        let c = self.store.count_by_status().await.expect("count_by_status");
+        *self.counts.lock().unwrap() = c;
+    }
+}
+
+#[async_trait]
+impl ConsoleHost for TestHost {
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+    fn auth(&self) -> &ConsoleAuth {
+        &self.auth
+    }
+    fn live_status(&self, asset_id: &str) -> Option<LiveStatus> {
+        let engine = self.engine.lock().unwrap();
+        let a = engine.as_ref()?.get(asset_id)?;
+        Some(LiveStatus {
+            status: a.status,
+            reason: a.reason,
+            since: a.since,
+            last_seen: a.last_seen,
+        })
+    }
+    fn status_counts(&self) -> Vec<StatusCount> {
+        if let Some(e) = self.engine.lock().unwrap().as_ref() {
+            return e
+                .counts()
+                .into_iter()
+                .map(|(status, reason, count)| StatusCount {
+                    status,
+                    reason,
+                    count,
+                })
+                .collect();
+        }
+        self.counts.lock().unwrap().clone()
+    }
+    fn is_online(&self, asset_id: &str) -> bool {
+        self.online.lock().unwrap().contains(asset_id)
+    }
+    fn online_count(&self) -> usize {
+        self.online.lock().unwrap().len()
+    }
+    fn policy(&self) -> Policy {
+        *self.policy.lock().unwrap()
+    }
+    async fn save_policy(&self, policy: Policy) -> Result<Policy, PolicySaveError> {
+        policy.validate().map_err(PolicySaveError::Invalid)?;
+        self.store
+            .set_policy(&policy)
+            .await
+            .map_err(|_| PolicySaveError::Internal)?;
+        *self.policy.lock().unwrap() = policy;
+        Ok(policy)
+    }
+    async fn create_key(
+        &self,
+        label: &str,
+        default_group: Option<String>,
+    ) -> Result<VerificationKey, StoreError> {
+        self.store
+            .create_key(NewKey {
+                id: random_token("key", 9),
+                secret: random_token("wk", 24),
+                label: label.to_string(),
+                default_group,
+                created_at: 1_700_000_000_000,
+            })
+            .await
+    }
+    fn install_command(&self, key_secret: &str, platform: &str) -> String {
+        format!("install --key '{key_secret}' --platform {platform}")
+    }
+    fn server_url(&self) -> String {
+        "https://ward.test:8443".to_string()
+    }
+}
+
+/// The console router over a host.
+pub fn router(host: Arc<TestHost>) -> axum::Router {
+    ward_console::routes(host as Arc<dyn ConsoleHost>)
+}
+
+/// An answer with its body as text.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The session cookie value set by this answer.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("__Host-ward_session="))
+            .map(|rest| rest.split(';').next().unwrap_or("").to_string())
+    }
+
+    /// The CSRF token of the page's forms.
+    pub fn csrf(&self) -> Option<String> {
+        let i = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+        Some(self.body[i..].split('"').next()?.to_string())
+    }
+}
+
+async fn collect(res: Response<Body>) -> Answer {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 16 << 20)
+        .await
+        .expect("body");
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+pub async fn get(app: &axum::Router, path: &str, cookie: Option<&str>) -> Answer {
+    let mut req = Request::get(path);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, format!("__Host-ward_session={c}"));
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    collect(res).await
+}
+
+pub async fn post(
+    app: &axum::Router,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> Answer {
+    let body = serde_urlencoded::to_string(form).unwrap();
+    let mut req =
+        Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, format!("__Host-ward_session={c}"));
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    collect(res).await
+}
+
+/// Signs in through the form; returns (session cookie, CSRF token).
+pub async fn sign_in(app: &axum::Router, password: &str) -> (String, String) {
+    let page = get(app, "/console/signin", None).await;
+    let anon = page.session_cookie().expect("anonymous session cookie");
+    let csrf = page.csrf().expect("csrf on the sign-in form");
+    let res = post(
+        app,
+        "/console/signin",
+        Some(&anon),
+        &[
+            ("csrf", &csrf),
+            ("password", password),
+            ("next", "/console/"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let cookie = res.session_cookie().expect("signed-in cookie");
+    let page = get(app, "/console/settings/policy", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    (cookie, page.csrf().expect("csrf"))
+}

@@ -1,0 +1,60 @@
+//! Read-only aggregates for the console: assets per agent version and the
+//! list of groups.
+
+use crate::error::DbResult;
+use rusqlite::Connection;
+use ward_store::{GroupCount, VersionCount};
+
+pub(crate) fn count_by_agent_version(c: &Connection) -> DbResult<Vec<VersionCount>> {
+    let mut st = c.prepare_cached(
+        "SELECT agent_version, COUNT(*) AS n FROM assets
+         WHERE status_reason IS NOT 'uninstalled'
+         GROUP BY agent_version ORDER BY n DESC, agent_version",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(VersionCount {
+            version: r.get(0)?,
+            count: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A scan of the `assets_group_order` index (covering), not of the table.
+pub(crate) fn list_groups(c: &Connection) -> DbResult<Vec<GroupCount>> {
+    let mut st = c.prepare_cached(
+        "SELECT group_name, COUNT(*) FROM assets
+         WHERE group_name IS NOT NULL
+         GROUP BY group_name ORDER BY group_name",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(GroupCount {
+            group: r.get(0)?,
+            count: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn group_listing_reads_only_the_group_index() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::migrate::migrate(&mut conn, 0).unwrap();
+        let mut st = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT group_name, COUNT(*) FROM assets
+                 WHERE group_name IS NOT NULL GROUP BY group_name ORDER BY group_name",
+            )
+            .unwrap();
+        let plan: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("COVERING INDEX assets_group_order"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+}
