@@ -305,6 +305,24 @@ describe('console with a real server and agent', () => {
     assert.notEqual(a.status_reason, 'uninstalled');
   });
 
+  it('ends signed-in sessions when the password is reset with ward-server admin set-password', async () => {
+    await page.goto('/console/assets');
+    await page.waitForURL(/\/console\/assets$/);
+    const fresh = 'a new console password for the tests';
+    const r = server.cli(['admin', 'set-password'], `${fresh}\n`);
+    assert.match(r.stderr, /Console password set/);
+    // The session signed in with the old password ends at its next request.
+    await page.goto('/console/assets');
+    await page.waitForURL(/\/console\/signin\?next=/);
+    await page.locator('#password').fill(server.password);
+    await page.locator('#password').press('Enter');
+    await page.getByText('That password is not right.').waitFor();
+    await page.locator('#password').fill(fresh);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/console\/assets$/);
+    server.password = fresh;
+  });
+
   it('signs out', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/console\/signin$/);
