@@ -47,6 +47,15 @@ else
   done
 fi
 
+# The first start prints the console password once (to server.log here):
+# keep it for the newcomer in a 0600 file.
+if [[ ! -s $demo/console-password ]]; then
+  pw=$(sed -n 's/.*Console password (shown only this once; user admin): \(\S*\).*/\1/p' "$demo/server.log" | tail -1)
+  if [[ -n $pw ]]; then
+    (umask 077 && printf '%s\n' "$pw" >"$demo/console-password")
+  fi
+fi
+
 if [[ ! -s $demo/api-token ]]; then
   "$bin/ward-server" token create --data-dir "$data" --label quickstart \
     | grep -o 'wt_[A-Za-z0-9_-]*' | head -1 >"$demo/api-token"
@@ -62,6 +71,8 @@ pin=$(sed -n 's/.*"pin": *"\([^"]*\)".*/\1/p' "$data/server.json")
 cat <<MSG
 
 Ward is running.
+  Console      : https://127.0.0.1:$port/console/   (user admin, password in $demo/console-password;
+                 the certificate is Ward's own CA: accept it in the browser, or check the pin below)
   Server / API : https://127.0.0.1:$port   (key pin $pin)
   API token    : $demo/api-token
   Assets       : curl -sk --pinnedpubkey '$pin' -H "Authorization: Bearer \$(cat $demo/api-token)" https://127.0.0.1:$port/api/v1/assets
