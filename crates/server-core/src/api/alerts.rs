@@ -11,11 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use ward_proto::ErrorCode;
-use ward_store::{AlertQuery, AlertSeverity, AlertState, NewWhitelistEntry, StoreError};
+use ward_store::{AlertQuery, AlertSeverity, AlertState, StoreError};
 
 use super::views::Items;
-use crate::clock::now_ms;
-use crate::detect::alerts::ANY_RULE;
+use crate::detect::actions::{self, ActionError, WhitelistRequest};
 use crate::detect::view::{AlertView, WhitelistView};
 use crate::http_error::HttpError;
 use crate::state::AppState;
@@ -186,6 +185,19 @@ pub struct PatchBody {
     pub state: String,
 }
 
+impl From<ActionError> for HttpError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::Invalid(m) => HttpError::bad_request(m),
+            ActionError::NotFound(m) => HttpError::not_found(m),
+            ActionError::Conflict(m) => {
+                HttpError::new(StatusCode::CONFLICT, ErrorCode::BadRequest, m)
+            }
+            e @ ActionError::Store { .. } => HttpError::internal("alert action", e),
+        }
+    }
+}
+
 pub async fn patch(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -202,12 +214,7 @@ pub async fn patch(
         }
     };
     let n = alert_id(&id)?;
-    let a = st
-        .store
-        .set_alert_state(n, state, now_ms())
-        .await
-        .map_err(|e| HttpError::store("updating an alert failed", e))?;
-    tracing::info!(alert = n, state = state.as_str(), "alert state changed");
+    let a = actions::set_alert_state(&st, n, state).await?;
     let h = hostname(&st, &mut HashMap::new(), &a.asset_id).await;
     Ok(Json(AlertView::new(a, h)))
 }
@@ -236,51 +243,10 @@ pub struct NewEntry {
     pub value: String,
     #[serde(default)]
     pub comment: Option<String>,
-}
-
-fn check_entry(st: &AppState, e: &NewEntry) -> Result<(), HttpError> {
-    let rule = e.rule_id.trim();
-    if rule != ANY_RULE {
-        let known = st
-            .detect
-            .settings()
-            .rule_set()
-            .ok()
-            .is_some_and(|set| set.rule(rule).is_some());
-        if !known {
-            return Err(HttpError::bad_request(format!(
-                "rule_id must be a rule id or \"*\", got {rule:?}"
-            )));
-        }
-    }
-    let field = e.field.trim();
-    if field.is_empty()
-        || field.len() > 64
-        || !field
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-    {
-        return Err(HttpError::bad_request(format!(
-            "field must be a field name (letters, digits, '_', '.'), got {field:?}"
-        )));
-    }
-    if e.value.is_empty() || e.value.len() > 1024 {
-        return Err(HttpError::bad_request("value must be 1 to 1024 bytes"));
-    }
-    if e.comment.as_ref().is_some_and(|c| c.len() > 1024) {
-        return Err(HttpError::bad_request("comment must be at most 1024 bytes"));
-    }
-    Ok(())
-}
-
-async fn reload_whitelist(st: &AppState) -> Result<(), HttpError> {
-    let list = st
-        .store
-        .list_whitelist()
-        .await
-        .map_err(|e| HttpError::store("reloading the whitelist failed", e))?;
-    st.detect.set_whitelist(list);
-    Ok(())
+    /// The alert this entry is made from: it must match the entry and is
+    /// marked `whitelisted`.
+    #[serde(default)]
+    pub alert_id: Option<i64>,
 }
 
 pub async fn whitelist_add(
@@ -288,27 +254,17 @@ pub async fn whitelist_add(
     body: Result<Json<NewEntry>, JsonRejection>,
 ) -> Result<Response, HttpError> {
     let Json(e) = body.map_err(|r| HttpError::bad_request(r.body_text()))?;
-    check_entry(&st, &e)?;
-    let new = NewWhitelistEntry {
-        rule_id: e.rule_id.trim().to_string(),
-        field: e.field.trim().to_string(),
-        value: e.value,
-        comment: e.comment,
-        created_at: now_ms(),
-    };
-    let entry = match st.store.add_whitelist(&new).await {
-        Ok(entry) => entry,
-        Err(StoreError::Conflict(_)) => {
-            return Err(HttpError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::BadRequest,
-                "this rule, field and value are whitelisted already",
-            ))
-        }
-        Err(e) => return Err(HttpError::store("adding a whitelist entry failed", e)),
-    };
-    reload_whitelist(&st).await?;
-    tracing::info!(id = entry.id, rule = %entry.rule_id, field = %entry.field, "whitelist entry added");
+    let entry = actions::add_whitelist(
+        &st,
+        WhitelistRequest {
+            rule_id: e.rule_id,
+            field: e.field,
+            value: e.value,
+            comment: e.comment,
+            from_alert: e.alert_id,
+        },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(WhitelistView::from(entry))).into_response())
 }
 
@@ -319,12 +275,7 @@ pub async fn whitelist_delete(
     let n: i64 = id
         .parse()
         .map_err(|_| HttpError::not_found(format!("no whitelist entry {id:?}")))?;
-    st.store
-        .delete_whitelist(n)
-        .await
-        .map_err(|e| HttpError::store("deleting a whitelist entry failed", e))?;
-    reload_whitelist(&st).await?;
-    tracing::info!(id = n, "whitelist entry deleted");
+    actions::delete_whitelist(&st, n).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -55,6 +55,7 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
             "/api/v1/settings/outputs",
             get(detection::get_outputs).put(detection::put_outputs),
         )
+        .route("/api/v1/rules", get(detection::rules))
         .route_layer(middleware::from_fn_with_state(st, require_token))
 }
 
