@@ -436,17 +436,5 @@ fn rewrite_valid(
             _ => break,
         }
     }
-    let tmp = path.with_extension("seg.tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err("creating", &tmp))?;
-    f.write_all(&out)
-        .and_then(|()| f.sync_all())
-        .map_err(io_err("writing", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("renaming", path))?;
-    meta::sync_dir(dir)
+    meta::replace_file(dir, path, &path.with_extension("seg.tmp"), &out)
 }

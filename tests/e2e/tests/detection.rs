@@ -221,33 +221,25 @@ fn failed_line(user: &str, ip: &str, port: u32) -> String {
 
 // --- a. offline replay of the real corpus ----------------------------------
 
-/// Sources and alert counts expected from `OpenSSH_2k.log`, derived from the
-/// log independently of Ward by this command (run in
-/// `shared/corpora/loghub-openssh/`; the same list as the `ward-rules`
-/// acceptance test `crates/rules/tests/replay_corpus.rs`, where it was
-/// checked by hand). It counts `Failed <method> for` lines except method
-/// `none` (N for `message repeated N times: [ Failed ...]`) per source, and
-/// applies the documented semantics: an alert when 8 failures fall within
-/// 120 s, a new one only after 120 s without such a window.
-const AWK: &str = r#"
-{ split($3, hms, ":"); t = $2*86400 + hms[1]*3600 + hms[2]*60 + hms[3]; n = 0 }
-/: Failed [^ ]+ for / && !/: Failed none for / { n = 1 }
-/: message repeated [0-9]+ times: \[ Failed [^ ]+ for / && !/Failed none for/ { n = $8 }
-n > 0 { match($0, / from [0-9a-f.:]+ port /); ip = substr($0, RSTART + 6, RLENGTH - 12);
-        for (k = 0; k < n; k++) { c[ip]++; ts[ip, c[ip]] = t } }
-END { for (ip in c) { q = -1; a = 0; for (j = 8; j <= c[ip]; j++)
-        if (ts[ip, j] - ts[ip, j-7] <= 120) { if (ts[ip, j] > q) a++; q = ts[ip, j] + 120 };
-      if (a) print ip, a } }
-"#;
+/// A file of the `ward-rules` acceptance oracle (`crates/rules/tests/golden/`):
+/// the awk program that derives the expected brute-force sources from the
+/// log independently of Ward, and its hand-checked result.
+fn oracle(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/rules/tests/golden")
+        .join(name)
+}
 
-const EXPECTED: &[(&str, usize)] = &[
-    ("5.188.10.180", 1),
-    ("103.99.0.122", 2),
-    ("112.95.230.3", 1),
-    ("183.62.140.253", 1),
-    ("185.190.58.151", 1),
-    ("187.141.143.180", 1),
-];
+/// `ADDRESS COUNT` lines (comments with `#`) as a map.
+fn address_counts(text: &str) -> BTreeMap<String, usize> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (ip, n) = l.split_once(' ')?;
+            Some((ip.to_string(), n.trim().parse().ok()?))
+        })
+        .collect()
+}
 
 fn corpus() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -262,25 +254,21 @@ fn corpus() -> PathBuf {
 
 #[test]
 fn rules_test_on_the_openssh_corpus_alerts_exactly_the_brute_forcing_sources() {
-    let want: BTreeMap<String, usize> = EXPECTED
-        .iter()
-        .map(|(ip, n)| (ip.to_string(), *n))
-        .collect();
-    // The list re-derived now with awk (the independent oracle), when awk exists.
-    if let Ok(o) = Command::new("awk").arg(AWK).arg(corpus()).output() {
-        assert!(o.status.success(), "awk: {}", stderr(&o));
-        let derived: BTreeMap<String, usize> = stdout(&o)
-            .lines()
-            .filter_map(|l| {
-                let (ip, n) = l.split_once(' ')?;
-                Some((ip.to_string(), n.trim().parse().ok()?))
-            })
-            .collect();
-        assert_eq!(
-            derived, want,
-            "the awk derivation and the expected list agree"
-        );
-    }
+    let want = address_counts(
+        &fs::read_to_string(oracle("openssh_2k_bruteforce.expected")).expect("expected list"),
+    );
+    assert_eq!(want.len(), 6, "the hand-checked list");
+    // The list re-derived now with awk, the independent oracle.
+    let o = run(Command::new("awk")
+        .arg("-f")
+        .arg(oracle("openssh_2k_bruteforce.awk"))
+        .arg(corpus()));
+    assert!(o.status.success(), "awk: {}", stderr(&o));
+    assert_eq!(
+        address_counts(&stdout(&o)),
+        want,
+        "the awk derivation and the expected list agree"
+    );
     let o = run(Command::new(bin("ward-server"))
         .args(["rules", "test"])
         .arg(corpus())

@@ -162,7 +162,7 @@ pub async fn page(
             }
             (_, Some(page)) => {
                 (table(&a.csrf, &filters, &page.items, &hostnames, now))
-                (pager(&filters, page_no, page.items.len(), page.next_cursor.as_deref()))
+                (components::pager(page_no, PAGE_SIZE, page.items.len(), page.next_cursor.as_deref(), |extra| filters.href(None, extra), ", newest first"))
             }
             _ => {}
         }
@@ -319,26 +319,6 @@ fn table(
                                 td data-label="State" { (state_badge(al.state)) }
                             }
                         }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn pager(f: &Filters, page_no: u32, shown: usize, next: Option<&str>) -> Markup {
-    let first = (u64::from(page_no) - 1) * u64::from(PAGE_SIZE) + 1;
-    let last = first + shown as u64 - 1;
-    html! {
-        nav.pager aria-label="Pages" {
-            span.muted { "Showing " (fmt::count(first)) "–" (fmt::count(last)) ", newest first" }
-            div.pager-links {
-                @if page_no > 1 {
-                    a.btn.btn-sm href=(f.href(None, &[])) { (PreEscaped(icons::CHEVRON_LEFT)) span { "First page" } }
-                }
-                @if let Some(c) = next {
-                    a.btn.btn-sm rel="next" href=(f.href(None, &[("cursor", c.to_string()), ("page", (page_no + 1).to_string())])) {
-                        span { "Next page" } (PreEscaped(icons::CHEVRON_RIGHT))
                     }
                 }
             }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use ward_proto::ErrorCode;
 use ward_store::{AlertQuery, AlertSeverity, AlertState, StoreError};
 
+use super::params::{limit, non_empty, parse_with};
 use super::views::Items;
 use crate::detect::actions::{self, ActionError, WhitelistRequest};
 use crate::detect::view::{AlertView, WhitelistView};
@@ -54,49 +55,27 @@ pub fn parse_time(name: &str, v: &str) -> Result<i64, HttpError> {
 
 /// Turns query parameters into a store query (400 on bad values).
 pub fn parse_query(p: ListParams) -> Result<AlertQuery, HttpError> {
-    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let severity = match non_empty(p.severity) {
-        None => None,
-        Some(s) => Some(AlertSeverity::parse(&s).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "severity must be urgent, suspicious or reminder, got {s:?}"
-            ))
-        })?),
-    };
-    let state = match non_empty(p.state) {
-        None => None,
-        Some(s) => Some(AlertState::parse(&s).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "state must be unhandled, handled, ignored or whitelisted, got {s:?}"
-            ))
-        })?),
-    };
-    let since = non_empty(p.since)
-        .map(|v| parse_time("since", &v))
-        .transpose()?;
-    let until = non_empty(p.until)
-        .map(|v| parse_time("until", &v))
-        .transpose()?;
-    let limit = match non_empty(p.limit) {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(HttpError::bad_request(format!(
-                    "limit must be between 1 and {MAX_LIMIT}, got {l:?}"
-                )))
-            }
-        },
-    };
+    let time =
+        |v: Option<String>, name: &str| non_empty(v).map(|v| parse_time(name, &v)).transpose();
     Ok(AlertQuery {
-        severity,
-        state,
+        severity: parse_with(
+            p.severity,
+            "severity",
+            "urgent, suspicious or reminder",
+            AlertSeverity::parse,
+        )?,
+        state: parse_with(
+            p.state,
+            "state",
+            "unhandled, handled, ignored or whitelisted",
+            AlertState::parse,
+        )?,
         asset_id: non_empty(p.asset),
         rule_id: non_empty(p.rule),
-        since,
-        until,
+        since: time(p.since, "since")?,
+        until: time(p.until, "until")?,
         before: non_empty(p.cursor),
-        limit,
+        limit: limit(p.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
     })
 }
 

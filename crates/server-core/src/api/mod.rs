@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod assets;
 pub mod detection;
 pub mod keys;
+pub mod params;
 pub mod policy;
 pub mod setup;
 pub mod views;
