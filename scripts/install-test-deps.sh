@@ -18,6 +18,8 @@ want sshd openssh-server
 want ssh openssh-client
 want sshpass sshpass
 want rsyslogd rsyslog
+# ... and a private systemd-journald for the journald collector (no auth log file).
+want journalctl systemd
 # Console tests (tests/console): Debian's Chromium driven by playwright-core from npm.
 want chromium chromium
 want node nodejs

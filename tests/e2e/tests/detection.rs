@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use ward_e2e::journald::Journald;
 use ward_e2e::login::{ssh_login, Link, Rsyslog, Sshd, TestUser};
 use ward_e2e::netns::Host;
 use ward_e2e::{bin, run, stderr, stdout, wait_for, wait_status, Agent, Server};
@@ -148,19 +149,26 @@ fn count_events(server: &Server, asset: &str) -> u64 {
 
 /// Installs an agent whose login collector follows only `log`.
 fn install_agent(server: &Server, url: Option<&str>, netns: Option<&str>, log: &Path) -> Agent {
+    let conf = format!(
+        "[collect.auth]\npaths = [\"{}\"]\njournald = \"off\"\nwtmp = false\n",
+        log.display()
+    );
+    install_agent_with(server, url, netns, &conf)
+}
+
+/// Installs an agent with `agent_toml` as its `conf/agent.toml`.
+fn install_agent_with(
+    server: &Server,
+    url: Option<&str>,
+    netns: Option<&str>,
+    agent_toml: &str,
+) -> Agent {
     let (_, secret) = server.create_key(&format!("e2e-detect-{}", now_ms()));
     let cmd = server.install_command(&secret, url);
     let agent = Agent::new_prefix();
     let conf = agent.prefix.join("conf");
     fs::create_dir_all(&conf).expect("conf dir");
-    fs::write(
-        conf.join("agent.toml"),
-        format!(
-            "[collect.auth]\npaths = [\"{}\"]\njournald = \"off\"\nwtmp = false\n",
-            log.display()
-        ),
-    )
-    .expect("agent.toml");
+    fs::write(conf.join("agent.toml"), agent_toml).expect("agent.toml");
     let out = agent.install(
         &cmd,
         netns,
@@ -410,6 +418,78 @@ fn real_sshd_brute_force_then_login_raises_alerts_within_2_seconds() {
             .count();
         assert_eq!(n, 1, "offline {rule}: {offline:?}");
     }
+}
+
+// --- b2. journald where there is no auth log ---------------------------------
+
+#[test]
+fn journald_is_read_where_there_is_no_auth_log_file() {
+    let server = Server::start();
+    let dir = tempfile::Builder::new()
+        .prefix("ward-e2e-journald")
+        .tempdir()
+        .expect("tempdir");
+    let journal = Journald::start(dir.path());
+    let conf = format!(
+        "[collect.auth]\npaths = [\"{}\"]\njournald = \"auto\"\njournalctl = \"{}\"\nwtmp = false\n",
+        dir.path().join("no-such-auth.log").display(),
+        journal.journalctl().display()
+    );
+    let agent = install_agent_with(&server, None, None, &conf);
+    let id = agent.agent_id();
+    wait_status(&server, &id, "protected", None, Duration::from_secs(15));
+    // The collector follows the journal (it starts at its end).
+    wait_for(
+        "the agent to follow journald",
+        Duration::from_secs(15),
+        || {
+            let st = agent_status(&agent);
+            st["collectors"][0]["sources"]
+                .as_array()?
+                .iter()
+                .any(|s| s["source"] == "journald" && s["state"] == "following")
+                .then_some(())
+        },
+    );
+    // sshd's failures as journald stores them (facility authpriv), plus a
+    // message of another facility that the collector must not read.
+    journal.log(
+        "daemon.info",
+        "sshd",
+        77,
+        "Failed password for root from 203.0.113.9 port 1 ssh2",
+    );
+    for i in 0..8 {
+        journal.log(
+            "authpriv.info",
+            "sshd",
+            4000 + i,
+            &format!(
+                "Failed password for invalid user guest{i} from 2001:db8::44 port {} ssh2",
+                50_000 + i
+            ),
+        );
+    }
+    let a = wait_for(
+        "the brute-force alert from journald",
+        Duration::from_secs(15),
+        || {
+            alerts_for(&server, &id, "ward-login-001", "2001:db8::44")
+                .into_iter()
+                .next()
+        },
+    );
+    let detail = server.api_get(&format!("/api/v1/alerts/{}", a["id"]));
+    let ev = detail["evidence_events"].as_array().expect("evidence");
+    assert_eq!(ev.len(), 8, "{detail}");
+    for (i, e) in ev.iter().enumerate() {
+        assert_eq!(e["source"], "journald");
+        assert_eq!(e["user"], format!("guest{i}"));
+        assert_eq!(e["src_port"], 50_000 + i);
+    }
+    let events = stored_events(&server, &id);
+    assert_eq!(events.len(), 8, "the daemon-facility line is not read");
+    assert!(events.iter().all(|e| e.source == "journald"));
 }
 
 // --- c. server outage and agent restart -------------------------------------
