@@ -213,6 +213,19 @@ impl Spool {
         Ok(())
     }
 
+    /// Counts `n` events lost before they could be spooled (e.g. larger
+    /// than a record may be even without their raw line): they are added to
+    /// `dropped_total`, which is written at once and reaches the server.
+    pub fn count_lost(&mut self, n: u64) -> Result<(), SpoolError> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.meta.dropped_total = self.meta.dropped_total.saturating_add(n);
+        meta::write(&self.dir, &self.meta)?;
+        self.meta_dirty = false;
+        Ok(())
+    }
+
     /// Fsyncs appended records and writes changed counters.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
         if self.unsynced {
