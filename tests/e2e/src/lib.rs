@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::Value;
 
+pub mod fail2ban;
 pub mod journald;
 pub mod login;
 pub mod netns;
