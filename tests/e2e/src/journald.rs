@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{run, signal, stderr, wait_for};
+use crate::{run, stderr, stop_child, wait_for};
 
 pub struct Journald {
     child: Option<Child>,
@@ -102,16 +102,6 @@ impl Journald {
 
 impl Drop for Journald {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            signal(c.id() as i32, libc::SIGTERM);
-            for _ in 0..50 {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        stop_child(&mut self.child);
     }
 }

@@ -62,6 +62,21 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
+/// Stops a child with SIGTERM, then SIGKILL after 5 s, and reaps it.
+pub fn stop_child(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        signal(c.id() as i32, libc::SIGTERM);
+        for _ in 0..50 {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
 /// Runs a command to completion, capturing output.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null())
