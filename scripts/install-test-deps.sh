@@ -18,6 +18,10 @@ want sshd openssh-server
 want ssh openssh-client
 want sshpass sshpass
 want rsyslogd rsyslog
+# ... and a private systemd-journald for the journald collector (no auth log file).
+want journalctl systemd
+# wtmp/btmp records written by util-linux's utmpdump (crates/collect-auth tests).
+want utmpdump util-linux
 # Console tests (tests/console): Debian's Chromium driven by playwright-core from npm.
 want chromium chromium
 want node nodejs

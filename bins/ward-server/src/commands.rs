@@ -20,18 +20,18 @@ use crate::Failure;
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     // Offline rule tools need no configuration.
-    if let Command::Rules {
-        command:
-            RulesCommand::Test {
-                file,
-                rules,
-                year,
-                strict,
-            },
-    } = &cli.command
-    {
-        return crate::rules::test(file, rules.as_deref(), *year, *strict);
-    }
+    let cli = match cli.command {
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    file,
+                    rules,
+                    year,
+                    strict,
+                },
+        } => return crate::rules::test(&file, rules.as_deref(), year, strict),
+        command => Cli { command, ..cli },
+    };
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
         _ => None,
@@ -70,15 +70,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             command: AdminCommand::SetPassword,
         } => crate::password::set_password(&config.data_dir),
         // Handled before the configuration is loaded (see the top).
-        Command::Rules {
-            command:
-                RulesCommand::Test {
-                    file,
-                    rules,
-                    year,
-                    strict,
-                },
-        } => crate::rules::test(&file, rules.as_deref(), year, strict),
+        Command::Rules { .. } => Ok(()),
         Command::InstallCommand {
             platform,
             key,

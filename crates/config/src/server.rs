@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub policy: Policy,
     /// Agent packages, `<packages_dir>/<platform>/ward-agent`; default `<data_dir>/packages`.
     pub packages_dir: Option<PathBuf>,
+    /// Detection rules added to the built-in ones: every `*.yml`/`*.yaml`
+    /// file under it (Sigma rules, e.g. SigmaHQ's Linux rules), read at
+    /// start; default `<data_dir>/rules`.
+    pub rules_dir: Option<PathBuf>,
     pub log: LogConfig,
     pub limits: Limits,
 }
@@ -43,6 +47,7 @@ impl Default for ServerConfig {
             tls: TlsConfig::default(),
             policy: Policy::default(),
             packages_dir: None,
+            rules_dir: None,
             log: LogConfig::default(),
             limits: Limits::default(),
         }
@@ -146,6 +151,13 @@ impl ServerConfig {
             .unwrap_or_else(|| self.data_dir.join("packages"))
     }
 
+    /// Directory of added detection rules.
+    pub fn rules_dir(&self) -> PathBuf {
+        self.rules_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("rules"))
+    }
+
     /// Every problem with this configuration (empty when usable).
     pub fn validate(&self) -> Vec<Problem> {
         let mut p = Vec::new();
@@ -206,12 +218,17 @@ impl ServerConfig {
                 format!("{} exists and is not a directory", self.data_dir.display()),
             );
         }
-        if let Some(d) = &self.packages_dir {
-            if d.exists() && !d.is_dir() {
-                add(
-                    "packages_dir",
-                    format!("{} exists and is not a directory", d.display()),
-                );
+        for (key, dir) in [
+            ("packages_dir", &self.packages_dir),
+            ("rules_dir", &self.rules_dir),
+        ] {
+            if let Some(d) = dir {
+                if d.exists() && !d.is_dir() {
+                    add(
+                        key,
+                        format!("{} exists and is not a directory", d.display()),
+                    );
+                }
             }
         }
         p

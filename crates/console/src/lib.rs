@@ -3,8 +3,9 @@
 //! This crate owns the server-rendered console that `ward-server` serves
 //! under `/console` on its HTTPS port: sign-in (argon2id password, in-memory
 //! sessions in `__Host-` cookies, CSRF synchronizer tokens, per-address
-//! rate limiting), the pages (Overview, Assets, Asset detail, Settings →
-//! Install/Uninstall Agent, Settings → Agent policy), the small JSON
+//! rate limiting), the pages (Overview, Assets, Asset detail, Alerts, Alert
+//! detail, Whitelist, Settings → Install/Uninstall Agent, Settings → Agent
+//! policy, Settings → Alert outputs), the small JSON
 //! endpoint the pages poll for live status, and the static CSS/JS compiled
 //! into the binary.
 //!
@@ -24,5 +25,8 @@ pub mod view;
 
 pub use auth::ConsoleAuth;
 pub use error::AuthError;
-pub use host::{ConsoleHost, LiveStatus, PolicySaveError};
+pub use host::{
+    ActionError, ConsoleHost, LiveStatus, OutputCounters, OutputsForm, PolicySaveError,
+    RuleSummary, WhitelistInput,
+};
 pub use routes::routes;

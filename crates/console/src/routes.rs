@@ -9,7 +9,10 @@ use axum::Router;
 
 use crate::host::ConsoleHost;
 use crate::http::middleware::{require_signed_in, security_headers, session_and_csrf};
-use crate::pages::{agents, asset, assets, live, overview, policy, signin, uninstall};
+use crate::pages::{
+    agents, alert, alerts, asset, assets, live, outputs, overview, policy, signin, uninstall,
+    whitelist,
+};
 use crate::statics;
 
 /// Every console route, for any outer router state.
@@ -35,6 +38,16 @@ where
             post(agents::revoke_key),
         )
         .route(policy::PATH, get(policy::page).post(policy::save))
+        .route(alerts::PATH, get(alerts::page))
+        .route("/console/alerts/state", post(alerts::set_state))
+        .route(whitelist::PATH, get(whitelist::page).post(whitelist::add))
+        .route(
+            "/console/alerts/whitelist/{id}/delete",
+            post(whitelist::delete),
+        )
+        .route("/console/alerts/{id}", get(alert::page))
+        .route("/console/alerts/{id}/whitelist", post(alert::whitelist))
+        .route(outputs::PATH, get(outputs::page).post(outputs::save))
         .route("/console/live", get(live::status))
         .route("/console/signout", post(signin::sign_out))
         .route_layer(from_fn(require_signed_in));

@@ -149,11 +149,15 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
         shutdown: shutdown_rx.clone(),
         console,
     });
+    let rules_dir = config.rules_dir();
+    let added_rules = crate::detect::rule_files::read_dir(&rules_dir, config.rules_dir.is_none())
+        .map_err(|e| ServerError::Other(format!("detection rules: {e}")))?;
     let mut tasks = runtime::spawn(state.clone(), channels.status_rx, shutdown_rx.clone());
     tasks.extend(
         crate::detect::spawn(
             state.clone(),
             crate::outputs::Tuning::default(),
+            added_rules,
             shutdown_rx.clone(),
         )
         .await?,

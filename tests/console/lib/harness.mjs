@@ -126,13 +126,22 @@ function cleanEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
-/** A ward-server on 127.0.0.1 with a temporary data dir and 1 s keepalives. */
+/**
+ * A ward-server on 127.0.0.1 with a temporary data dir and 1 s keepalives.
+ * `rules` ({ fileName: yamlText }) are put in its rules_dir before it starts.
+ */
 export class Server {
-  constructor() {
+  constructor({ rules = {} } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-console-server-'));
     this.data = path.join(this.dir, 'data');
     this.stdout = '';
     this.child = null;
+    if (Object.keys(rules).length) {
+      const rulesDir = path.join(this.data, 'rules');
+      fs.mkdirSync(this.data, { mode: 0o700 });
+      fs.mkdirSync(rulesDir);
+      for (const [name, text] of Object.entries(rules)) fs.writeFileSync(path.join(rulesDir, name), text);
+    }
   }
 
   async start() {
@@ -227,6 +236,12 @@ export class Agent {
     this.prefix = path.join(this.dir, 'ward');
   }
 
+  /** Writes conf/agent.toml before the install (the installer keeps it). */
+  writeConfig(toml) {
+    fs.mkdirSync(path.join(this.prefix, 'conf'), { recursive: true });
+    fs.writeFileSync(path.join(this.prefix, 'conf', 'agent.toml'), toml);
+  }
+
   /** Runs a printed install command with `--prefix` appended, as an operator would. */
   install(command) {
     const r = spawnSync('sh', ['-c', `${command} --prefix '${this.prefix}'`], { encoding: 'utf8', timeout: 120_000, env: cleanEnv() });
@@ -304,4 +319,23 @@ export async function signIn(page, password) {
   await page.locator('#password').fill(password);
   await page.locator('#password').press('Enter');
   await page.waitForURL((u) => !u.pathname.startsWith('/console/signin'));
+}
+
+/**
+ * Saves `phone-<name>.png` of the page's current URL at phone width, in a
+ * second context sharing the signed-in session; `prepare(page)` runs first.
+ */
+export async function phoneShot({ browser, ctx, page, server, errors }, name, prepare) {
+  const state = await ctx.storageState();
+  const c = await browser.newContext({ ignoreHTTPSErrors: true, viewport: PHONE, baseURL: server.url, storageState: state, isMobile: true, hasTouch: true });
+  try {
+    const p = await c.newPage();
+    guardPage(p, errors);
+    const u = new URL(page.url());
+    await p.goto(u.pathname + u.search);
+    if (prepare) await prepare(p);
+    return await shot(p, `phone-${name}`);
+  } finally {
+    await c.close();
+  }
 }

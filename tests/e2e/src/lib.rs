@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::Value;
 
+pub mod fail2ban;
+pub mod journald;
 pub mod login;
 pub mod netns;
 pub mod tinyproxy;
@@ -57,6 +59,21 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stops a child with SIGTERM, then SIGKILL after 5 s, and reaps it.
+pub fn stop_child(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        signal(c.id() as i32, libc::SIGTERM);
+        for _ in 0..50 {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
     }
 }
 

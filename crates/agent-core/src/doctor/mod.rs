@@ -32,7 +32,6 @@ pub mod firewall;
 mod host;
 mod network;
 pub mod procfs;
-pub mod tlsprobe;
 
 use std::time::Duration;
 

@@ -434,3 +434,61 @@ async fn session_loop<S>(
         }
     }
 }
+
+/// A policy with 1 s keepalives, so tests see several in a few seconds.
+pub const FAST: Policy = Policy {
+    keepalive_secs: 1,
+    missed_keepalives: 3,
+    report_interval_secs: 3600,
+};
+
+/// Agent settings that reconnect within 50–200 ms.
+pub fn fast_agent_config() -> ward_agent_core::config::AgentConfig {
+    ward_agent_core::config::AgentConfig {
+        reconnect_min_backoff_ms: 50,
+        reconnect_max_backoff_ms: 200,
+        report_check_secs: 1,
+        ..Default::default()
+    }
+}
+
+/// Session runner parameters for a test agent `agent_id` (fingerprint
+/// `fingerprint`) trusting `pin` and trying `endpoints` in order.
+pub fn runner_params(
+    endpoints: &[String],
+    pin: &str,
+    agent_id: &str,
+    credential: &str,
+    fingerprint: &str,
+    config: ward_agent_core::config::AgentConfig,
+    status_path: std::path::PathBuf,
+) -> ward_agent_core::session::RunnerParams {
+    ward_agent_core::session::RunnerParams {
+        endpoints: endpoints
+            .iter()
+            .map(|e| ward_agent_core::http::Endpoint::parse(e).unwrap())
+            .collect(),
+        tls: ward_pki::pin::pinned_client_config(pin).unwrap(),
+        identity: ward_agent_core::identity::Identity {
+            agent_id: agent_id.into(),
+            credential: credential.into(),
+            fingerprint: fingerprint.into(),
+        },
+        fingerprint: fingerprint.into(),
+        config,
+        status_path,
+        host_paths: Default::default(),
+    }
+}
+
+/// Asks a running agent task to stop and checks it returns within 5 s.
+pub fn stop_agent(
+    rt: &tokio::runtime::Runtime,
+    stop: &tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+) {
+    stop.send(true).unwrap();
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await })
+        .expect("agent stops within 5 s of shutdown")
+        .unwrap();
+}

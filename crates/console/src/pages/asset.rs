@@ -1,5 +1,6 @@
 //! Asset detail: the latest host report, the connection (last error,
-//! address, endpoint), agent CPU/RSS and the status timeline.
+//! address, endpoint), agent CPU/RSS, the event spool, the server's newest
+//! alerts and the status timeline.
 
 use std::sync::Arc;
 
@@ -10,12 +11,17 @@ use maud::{html, Markup, PreEscaped};
 use ward_store::{Asset, Status, StatusEvent};
 
 use crate::host::{ConsoleHost, LiveStatus};
+use crate::http::middleware::encode_component;
 use crate::http::{Authed, PageError};
+use crate::view::alert_look::{group_chips, severity_badge, state_badge};
 use crate::view::fmt::{self, now_ms};
 use crate::view::{self, components, icons, Frame, Nav};
+use ward_store::AlertRecord;
 
 /// Timeline entries shown.
 pub const TIMELINE_LEN: u32 = 50;
+/// Alerts shown.
+pub const ALERTS_LEN: u32 = 10;
 
 /// `GET /console/assets/{id}`.
 pub async fn page(
@@ -51,6 +57,7 @@ pub async fn page(
         last_seen: asset.last_seen,
     });
     let online = host.is_online(&id);
+    let alerts = super::alerts::latest_of_asset(&*host, &id, ALERTS_LEN).await?;
 
     let header = html! {
         div.page-header data-asset-id=(asset.id) {
@@ -77,8 +84,10 @@ pub async fn page(
             div.stack {
                 (connection_card(&asset, &live, online, now))
                 (resources_card(&asset, now))
+                (spool_card(&asset, now))
             }
         }
+        (alerts_card(&asset, &alerts, now))
         (timeline_card(&timeline, now))
         (components::uninstall_dialog(&a.csrf))
     };
@@ -179,6 +188,64 @@ fn resources_card(a: &Asset, now: i64) -> Markup {
                     @if let Some(at) = a.report_at { p.muted { "Reported " (components::time_ago(at, now)) } }
                 }
                 None => p.muted { "The agent has not sent a report yet." },
+            }
+        }
+    }
+}
+
+fn spool_card(a: &Asset, now: i64) -> Markup {
+    html! {
+        section.card aria-labelledby="spool-title" {
+            div.card-head {
+                h2 #spool-title { "Event spool" }
+                span.muted { "as the agent last reported" }
+            }
+            @match &a.spool {
+                Some(s) => {
+                    div.meters {
+                        div.kpi { span.kpi-value data-spool="depth" { (fmt::count(s.depth)) } span.kpi-label { "events waiting to be sent" } }
+                        div class={ "kpi" @if s.dropped_total > 0 { " kpi-crit" } } {
+                            span.kpi-value data-spool="dropped" { (fmt::count(s.dropped_total)) }
+                            span.kpi-label { "events lost (spool full or damaged)" }
+                        }
+                    }
+                    @if s.dropped_total > 0 {
+                        p.small.crit-text { "The agent's disk spool overflowed or was damaged while the server was unreachable; the lost events are counted here and never sent." }
+                    }
+                    p.muted { "Reported " (components::time_ago(s.at, now)) }
+                }
+                None => p.muted { "The agent has not reported its spool yet." },
+            }
+        }
+    }
+}
+
+fn alerts_card(a: &Asset, alerts: &[AlertRecord], now: i64) -> Markup {
+    let all = format!(
+        "/console/alerts?state=all&asset={}",
+        encode_component(&a.id)
+    );
+    html! {
+        section.card aria-labelledby="asset-alerts-title" {
+            div.card-head {
+                h2 #asset-alerts-title { "Alerts" }
+                @if !alerts.is_empty() { a href=(all) { "All alerts of this server" } }
+            }
+            @if alerts.is_empty() {
+                p.muted { "No alerts for this server." }
+            } @else {
+                ul.alert-list {
+                    @for al in alerts {
+                        li data-alert-id=(al.id) {
+                            (severity_badge(al.severity))
+                            div.alert-list-main {
+                                a.alert-title href={ "/console/alerts/" (al.id) } { (al.rule_title) }
+                                (group_chips(al))
+                            }
+                            span.alert-list-meta { (state_badge(al.state)) " " (components::time_ago(al.last_ms, now)) }
+                        }
+                    }
+                }
             }
         }
     }

@@ -215,7 +215,7 @@ pub async fn render(host: &dyn ConsoleHost, csrf: &str, p: &Params) -> Result<Ma
                     None))
             } @else {
                 (table(host, &page.items, now))
-                (pager(&filters, page_no, page.items.len(), page.next_cursor.as_deref()))
+                (components::pager(page_no, PAGE_SIZE, page.items.len(), page.next_cursor.as_deref(), |extra| filters.href(None, extra), ""))
             }
         }
         (components::uninstall_dialog(csrf))
@@ -329,26 +329,6 @@ fn row(host: &dyn ConsoleHost, a: &Asset, now: i64) -> Markup {
                 @match &a.group { Some(g) => span.tag { (g) }, None => span.muted { "—" } }
             }
             td data-label="Last seen" data-live="last-seen" { (components::maybe_time_ago(last_seen, now, "Never")) }
-        }
-    }
-}
-
-fn pager(f: &Filters, page_no: u32, shown: usize, next: Option<&str>) -> Markup {
-    let first = (page_no as u64 - 1) * u64::from(PAGE_SIZE) + 1;
-    let last = first + shown as u64 - 1;
-    html! {
-        nav.pager aria-label="Pages" {
-            span.muted { "Showing " (fmt::count(first)) "–" (fmt::count(last)) }
-            div.pager-links {
-                @if page_no > 1 {
-                    a.btn.btn-sm href=(f.href(None, &[])) { (PreEscaped(icons::CHEVRON_LEFT)) span { "First page" } }
-                }
-                @if let Some(c) = next {
-                    a.btn.btn-sm rel="next" href=(f.href(None, &[("cursor", c.to_string()), ("page", (page_no + 1).to_string())])) {
-                        span { "Next page" } (PreEscaped(icons::CHEVRON_RIGHT))
-                    }
-                }
-            }
         }
     }
 }

@@ -100,6 +100,43 @@ pub fn flash(tone: &str, text: Markup) -> Markup {
     }
 }
 
+/// The pager under a keyset-paginated list: "Showing 51–100", a link to the
+/// first page (after the first) and one to the next when the store gave a
+/// `next_cursor`. `href(extra)` is the list's URL with its filters plus the
+/// `extra` query parameters.
+pub fn pager(
+    page_no: u32,
+    page_size: u32,
+    shown: usize,
+    next_cursor: Option<&str>,
+    href: impl Fn(&[(&str, String)]) -> String,
+    note: &str,
+) -> Markup {
+    let first = (u64::from(page_no.max(1)) - 1) * u64::from(page_size) + 1;
+    let last = first + shown as u64 - 1;
+    let next = next_cursor.map(|c| {
+        href(&[
+            ("cursor", c.to_string()),
+            ("page", (page_no + 1).to_string()),
+        ])
+    });
+    html! {
+        nav.pager aria-label="Pages" {
+            span.muted { "Showing " (fmt::count(first)) "–" (fmt::count(last)) (note) }
+            div.pager-links {
+                @if page_no > 1 {
+                    a.btn.btn-sm href=(href(&[])) { (PreEscaped(icons::CHEVRON_LEFT)) span { "First page" } }
+                }
+                @if let Some(next) = next {
+                    a.btn.btn-sm rel="next" href=(next) {
+                        span { "Next page" } (PreEscaped(icons::CHEVRON_RIGHT))
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The shared confirmation dialog used by forms with `data-confirm`.
 pub fn confirm_dialog() -> Markup {
     html! {

@@ -17,11 +17,17 @@ use ward_console::auth::password::PasswordCost;
 use ward_console::auth::ratelimit::SignInLimits;
 use ward_console::auth::session::SessionLimits;
 use ward_console::auth::AuthOptions;
-use ward_console::{ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError};
+use ward_console::{
+    ActionError, ConsoleAuth, ConsoleHost, LiveStatus, OutputCounters, OutputsForm,
+    PolicySaveError, RuleSummary, WhitelistInput,
+};
 use ward_pki::secret::random_token;
 use ward_proto::Policy;
 use ward_status::Engine;
-use ward_store::{NewKey, StatusCount, Store, StoreError, VerificationKey};
+use ward_store::{
+    AlertState, NewKey, NewWhitelistEntry, StatusCount, Store, StoreError, VerificationKey,
+    WhitelistEntry,
+};
 use ward_store_sqlite::SqliteStore;
 
 pub struct TestHost {
@@ -31,6 +37,8 @@ pub struct TestHost {
     pub counts: Mutex<Vec<StatusCount>>,
     pub online: Mutex<HashSet<String>>,
     pub engine: Mutex<Option<Engine>>,
+    /// What `save_outputs` stored (the real server validates and applies).
+    pub outputs: Mutex<OutputsForm>,
 }
 
 impl TestHost {
@@ -54,6 +62,7 @@ impl TestHost {
             counts: Mutex::new(Vec::new()),
             online: Mutex::new(HashSet::new()),
             engine: Mutex::new(None),
+            outputs: Mutex::new(OutputsForm::default()),
         });
         host.refresh().await;
         host
@@ -144,6 +153,78 @@ impl ConsoleHost for TestHost {
     }
     fn server_url(&self) -> String {
         "https://ward.test:8443".to_string()
+    }
+    async fn set_alert_state(&self, id: i64, state: AlertState) -> Result<(), ActionError> {
+        match self
+            .store
+            .set_alert_state(id, state, 1_700_000_000_000)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(m)) => Err(ActionError::NotFound(m)),
+            Err(_) => Err(ActionError::Internal),
+        }
+    }
+    async fn add_whitelist(&self, e: WhitelistInput) -> Result<WhitelistEntry, ActionError> {
+        if e.field.trim().is_empty() {
+            return Err(ActionError::Invalid("field must be a field name".into()));
+        }
+        let entry = self
+            .store
+            .add_whitelist(&NewWhitelistEntry {
+                rule_id: e.rule_id,
+                field: e.field,
+                value: e.value,
+                comment: e.comment,
+                created_at: 1_700_000_000_000,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => ActionError::Conflict(m),
+                _ => ActionError::Internal,
+            })?;
+        if let Some(id) = e.from_alert {
+            self.set_alert_state(id, AlertState::Whitelisted).await?;
+        }
+        Ok(entry)
+    }
+    async fn delete_whitelist(&self, id: i64) -> Result<(), ActionError> {
+        self.store.delete_whitelist(id).await.map_err(|e| match e {
+            StoreError::NotFound(m) => ActionError::NotFound(m),
+            _ => ActionError::Internal,
+        })
+    }
+    fn rules(&self) -> Vec<RuleSummary> {
+        vec![
+            RuleSummary {
+                id: "ward-login-001".into(),
+                title: "SSH brute force from one source".into(),
+                author: Some("Ward".into()),
+                alerts: true,
+            },
+            RuleSummary {
+                id: "ward-login-base-ssh-failed".into(),
+                title: "SSH authentication failure".into(),
+                author: Some("Ward".into()),
+                alerts: false,
+            },
+        ]
+    }
+    async fn outputs(&self) -> Result<OutputsForm, ActionError> {
+        Ok(self.outputs.lock().unwrap().clone())
+    }
+    async fn save_outputs(&self, form: OutputsForm) -> Result<(), ActionError> {
+        let url = form.webhook_url.trim();
+        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(ActionError::Invalid(format!(
+                "webhook url must start with http:// or https://, got {url:?}"
+            )));
+        }
+        *self.outputs.lock().unwrap() = form;
+        Ok(())
+    }
+    fn output_counters(&self) -> Vec<OutputCounters> {
+        Vec::new()
     }
 }
 

@@ -8,6 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use ward_store::{AssetQuery, Status, StatusReason};
 
+use super::params::{limit, non_empty, parse_with};
 use super::views::{AssetDetail, AssetView, Items, TimelineEntry};
 use crate::http_error::HttpError;
 use crate::state::AppState;
@@ -31,41 +32,23 @@ pub struct ListParams {
 
 /// Turns query parameters into a store query (400 on bad values).
 pub fn parse_query(p: ListParams) -> Result<AssetQuery, HttpError> {
-    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let status = match non_empty(p.status) {
-        None => None,
-        Some(s) => Some(Status::parse(&s).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "status must be protected, unprotected or updating, got {s:?}"
-            ))
-        })?),
-    };
-    let reason = match non_empty(p.reason) {
-        None => None,
-        Some(r) => Some(StatusReason::parse(&r).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "reason must be offline, never_connected or uninstalled, got {r:?}"
-            ))
-        })?),
-    };
-    let limit = match non_empty(p.limit) {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(HttpError::bad_request(format!(
-                    "limit must be between 1 and {MAX_LIMIT}, got {l:?}"
-                )))
-            }
-        },
-    };
     Ok(AssetQuery {
-        status,
-        reason,
+        status: parse_with(
+            p.status,
+            "status",
+            "protected, unprotected or updating",
+            Status::parse,
+        )?,
+        reason: parse_with(
+            p.reason,
+            "reason",
+            "offline, never_connected or uninstalled",
+            StatusReason::parse,
+        )?,
         group: non_empty(p.group),
         search: non_empty(p.q),
         after: non_empty(p.cursor),
-        limit,
+        limit: limit(p.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
     })
 }
 

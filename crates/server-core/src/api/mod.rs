@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod assets;
 pub mod detection;
 pub mod keys;
+pub mod params;
 pub mod policy;
 pub mod setup;
 pub mod views;
@@ -55,6 +56,7 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
             "/api/v1/settings/outputs",
             get(detection::get_outputs).put(detection::put_outputs),
         )
+        .route("/api/v1/rules", get(detection::rules))
         .route_layer(middleware::from_fn_with_state(st, require_token))
 }
 

@@ -28,8 +28,10 @@
 //! (same rule, asset and group, overlapping window), so no duplicate alert
 //! and no second output delivery results.
 
+pub mod actions;
 pub mod alerts;
 pub mod ingest;
+pub mod rule_files;
 pub mod runtime;
 pub mod settings;
 pub mod view;
@@ -40,10 +42,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
+use ward_rules::{RuleError, RuleSet};
 use ward_store::{IngestOutcome, SpoolStats, WhitelistEntry};
 
 use crate::outputs::{Outputs, Tuning};
 use crate::state::AppState;
+use rule_files::RuleFile;
 use settings::{DetectionSettings, OutputSettings};
 
 /// Counters for `/metrics` and tests.
@@ -78,6 +82,8 @@ pub struct DetectHandle {
     outputs: watch::Sender<OutputSettings>,
     /// Whitelist entries, reloaded by the API after each change.
     whitelist: RwLock<Vec<WhitelistEntry>>,
+    /// Rule files of `rules_dir`, read at start.
+    added_rules: RwLock<Arc<Vec<RuleFile>>>,
     pub stats: DetectStats,
     /// Output queues, set once the runtime starts.
     outputs_queues: Mutex<Option<Arc<Outputs>>>,
@@ -91,6 +97,7 @@ impl Default for DetectHandle {
             settings: watch::channel(DetectionSettings::default()).0,
             outputs: watch::channel(OutputSettings::default()).0,
             whitelist: RwLock::default(),
+            added_rules: RwLock::default(),
             stats: DetectStats::default(),
             outputs_queues: Mutex::default(),
         }
@@ -139,6 +146,40 @@ impl DetectHandle {
 
     pub fn set_output_settings(&self, s: OutputSettings) {
         self.outputs.send_replace(s);
+    }
+
+    /// The rule files added to the built-in rules.
+    pub fn added_rules(&self) -> Arc<Vec<RuleFile>> {
+        self.added_rules
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the added rule files and logs the rules of them that do not
+    /// compile (they are left out).
+    pub fn set_added_rules(&self, files: Vec<RuleFile>) {
+        *self.added_rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(files);
+        match self.rule_set() {
+            Ok((set, warnings)) => {
+                for w in &warnings {
+                    tracing::warn!(error = %w, "added rule left out");
+                }
+                tracing::info!(
+                    rules = set.len(),
+                    added_files = self.added_rules().len(),
+                    left_out = warnings.len(),
+                    "detection rules compiled"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "detection rules do not compile"),
+        }
+    }
+
+    /// The rule set in force: built-in and added rules with the current
+    /// settings' overrides (see [`DetectionSettings::rule_set`]).
+    pub fn rule_set(&self) -> Result<(RuleSet, Vec<RuleError>), String> {
+        self.settings().rule_set(&self.added_rules())
     }
 
     pub fn whitelist(&self) -> Vec<WhitelistEntry> {
@@ -232,15 +273,18 @@ impl DetectHandle {
     }
 }
 
-/// Loads settings and the whitelist from the store, then starts the
-/// detection runtime, the output workers and the spool-stats flusher.
+/// Loads settings and the whitelist from the store, takes the added rule
+/// files, then starts the detection runtime, the output workers and the
+/// spool-stats flusher.
 pub async fn spawn(
     st: Arc<AppState>,
     tuning: Tuning,
+    rules: Vec<RuleFile>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, ward_store::StoreError> {
     let d = &st.detect;
     d.set_settings(settings::load(&*st.store, settings::DETECTION_KEY).await?);
+    d.set_added_rules(rules);
     d.set_output_settings(settings::load(&*st.store, settings::OUTPUTS_KEY).await?);
     d.set_whitelist(st.store.list_whitelist().await?);
     let (outputs, mut tasks) = Outputs::spawn(d.outputs.subscribe(), tuning, shutdown.clone());

@@ -11,6 +11,7 @@ use ward_rules::{Engine, RuleSetBuilder};
 use ward_store::{AlertInsert, Store, StoreError, StoredEvent, WhitelistEntry};
 
 use super::alerts::{to_new_alert, whitelisted};
+use super::rule_files::RuleFile;
 use super::settings::DetectionSettings;
 use super::view::AlertView;
 use super::DetectStats;
@@ -36,15 +37,19 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 /// Wait before retrying a failed store write.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The engine for `settings` (built-in rules when the stored overrides no
-/// longer compile, which the API prevents).
-pub fn build_engine(settings: &DetectionSettings) -> Engine {
-    let set = settings.rule_set().unwrap_or_else(|e| {
-        tracing::error!(error = %e, "detection settings do not compile; using the defaults");
-        RuleSetBuilder::with_builtin()
-            .build()
-            .unwrap_or_else(|_| ward_rules::RuleSet::default())
-    });
+/// The engine for `settings` and the added rule files (built-in rules
+/// alone when the stored overrides no longer compile, which the API
+/// prevents).
+pub fn build_engine(settings: &DetectionSettings, added: &[RuleFile]) -> Engine {
+    let set = match settings.rule_set(added) {
+        Ok((set, _left_out)) => set,
+        Err(e) => {
+            tracing::error!(error = %e, "detection settings do not compile; using the defaults");
+            RuleSetBuilder::with_builtin()
+                .build()
+                .unwrap_or_else(|_| ward_rules::RuleSet::default())
+        }
+    };
     Engine::new(set)
 }
 
@@ -105,7 +110,8 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             }
         }
     };
-    let mut engine = build_engine(&settings_rx.borrow_and_update());
+    let added = st.detect.added_rules();
+    let mut engine = build_engine(&settings_rx.borrow_and_update(), &added);
     rebuild(&mut engine, &*store, cursor).await;
     let mut saved = cursor;
     let mut last_save = Instant::now();
@@ -134,7 +140,7 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             _ = tick.tick() => {}
             changed = settings_rx.changed() => {
                 if changed.is_ok() {
-                    engine = build_engine(&settings_rx.borrow_and_update());
+                    engine = build_engine(&settings_rx.borrow_and_update(), &added);
                     rebuild(&mut engine, &*store, cursor).await;
                     tracing::info!("detection settings changed; engine rebuilt");
                 }

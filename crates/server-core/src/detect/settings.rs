@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ward_rules::{RuleOverride, RuleSet, RuleSetBuilder, RuleSettings};
+use ward_rules::{
+    CompileErrors, ErrorCode, RuleError, RuleOverride, RuleSet, RuleSetBuilder, RuleSettings,
+};
+
+use super::rule_files::RuleFile;
 use ward_store::{Store, StoreError};
 
 /// Store key of [`DetectionSettings`].
@@ -36,17 +40,38 @@ impl Default for DetectionSettings {
 }
 
 impl DetectionSettings {
-    /// The rule set these settings give (built-in rules plus overrides).
-    pub fn rule_set(&self) -> Result<RuleSet, String> {
+    /// The rule set these settings give: the built-in rules plus the added
+    /// rule files, with the overrides applied. Errors in the built-in rules
+    /// or the overrides fail it; a rule of an added file that does not
+    /// compile is left out and returned as a warning (one bad SigmaHQ rule
+    /// must not stop detection).
+    pub fn rule_set(&self, added: &[RuleFile]) -> Result<(RuleSet, Vec<RuleError>), String> {
         let mut b = RuleSetBuilder::with_builtin();
+        for f in added {
+            b.add_source(f.name.clone(), f.text.clone());
+        }
         b.settings(RuleSettings {
             rules: self.rules.clone(),
         });
-        b.build().map_err(|e| e.to_string())
+        let (set, errors) = b.build_lenient();
+        let (hard, warnings): (Vec<RuleError>, Vec<RuleError>) =
+            errors.into_iter().partition(|e| {
+                e.code == ErrorCode::BadSetting
+                    || e.file.as_deref().is_none_or(|f| {
+                        ward_rules::BUILTIN_SOURCES
+                            .iter()
+                            .any(|(name, _)| *name == f)
+                    })
+            });
+        if hard.is_empty() {
+            Ok((set, warnings))
+        } else {
+            Err(CompileErrors(hard).to_string())
+        }
     }
 
     /// Every problem, as one message (empty: usable).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self, added: &[RuleFile]) -> Result<(), String> {
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(format!(
                 "event_retention_days must be between 1 and 3650, got {}",
@@ -59,7 +84,7 @@ impl DetectionSettings {
                 self.max_stored_events
             ));
         }
-        self.rule_set().map(|_| ())
+        self.rule_set(added).map(|_| ())
     }
 }
 
@@ -239,21 +264,47 @@ mod tests {
 
     #[test]
     fn defaults_validate_and_thresholds_reach_the_rule_set() {
-        assert!(DetectionSettings::default().validate().is_ok());
+        assert!(DetectionSettings::default().validate(&[]).is_ok());
         let s: DetectionSettings =
             serde_json::from_str(r#"{"rules":{"ward-login-001":{"threshold":3}}}"#).unwrap();
         assert_eq!(s.event_retention_days, 30, "missing fields take defaults");
-        assert!(s.validate().is_ok());
+        assert!(s.validate(&[]).is_ok());
         let bad: DetectionSettings =
             serde_json::from_str(r#"{"rules":{"no-such-rule":{"threshold":3}}}"#).unwrap();
-        let e = bad.validate().unwrap_err();
+        let e = bad.validate(&[]).unwrap_err();
         assert!(e.contains("W1015"), "{e}");
         assert!(serde_json::from_str::<DetectionSettings>(r#"{"bogus":1}"#).is_err());
         let zero = DetectionSettings {
             event_retention_days: 0,
             ..Default::default()
         };
-        assert!(zero.validate().is_err());
+        assert!(zero.validate(&[]).is_err());
+    }
+
+    #[test]
+    fn added_rule_files_compile_leniently_and_overrides_may_name_them() {
+        let good = RuleFile {
+            name: "/rules/probe.yml".into(),
+            text: "title: Probe network\nid: site-probe\nlevel: high\ndetection:\n  sel:\n    kind: auth.ssh_failed\n  condition: sel\n".into(),
+        };
+        let broken = RuleFile {
+            name: "/rules/broken.yml".into(),
+            text:
+                "title: x\nid: site-broken\ndetection:\n  sel:\n    a|nope: 1\n  condition: sel\n"
+                    .into(),
+        };
+        let s: DetectionSettings =
+            serde_json::from_str(r#"{"rules":{"site-probe":{"severity":"reminder"}}}"#).unwrap();
+        let (set, warnings) = s.rule_set(&[good.clone(), broken.clone()]).unwrap();
+        assert!(set.rule("site-probe").is_some());
+        assert!(set.rule("ward-login-001").is_some(), "built-in rules stay");
+        assert!(set.rule("site-broken").is_none());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].code, ErrorCode::UnknownModifier);
+        // Without the file the override names an unknown rule: refused.
+        let e = s.validate(&[broken]).unwrap_err();
+        assert!(e.contains("W1015"), "{e}");
+        assert!(s.validate(&[good]).is_ok());
     }
 
     #[test]

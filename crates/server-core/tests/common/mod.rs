@@ -52,7 +52,20 @@ impl TestServer {
     }
 
     pub async fn start_with(policy: Policy) -> TestServer {
+        Self::start_with_rules(policy, &[]).await
+    }
+
+    /// A server whose `rules_dir` (`<data_dir>/rules`) holds `rules`
+    /// (file name, text) when it starts.
+    pub async fn start_with_rules(policy: Policy, rules: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        if !rules.is_empty() {
+            let rd = dir.path().join("data").join("rules");
+            std::fs::create_dir_all(&rd).unwrap();
+            for (name, text) in rules {
+                std::fs::write(rd.join(name), text).unwrap();
+            }
+        }
         let server = ward_server_core::start(config(dir.path(), policy), StartOptions::default())
             .await
             .expect("server starts");
