@@ -31,6 +31,8 @@ pub struct AgentConfig {
     pub spool: crate::pipeline::SpoolSettings,
     /// `[collect.*]`: collectors (see `pipeline::settings`).
     pub collect: crate::pipeline::CollectSettings,
+    /// `[watchdog]`: the agent's RSS and CPU caps (see `watchdog`).
+    pub watchdog: crate::watchdog::WatchdogSettings,
 }
 
 impl Default for AgentConfig {
@@ -42,6 +44,7 @@ impl Default for AgentConfig {
             report_check_secs: 60,
             spool: Default::default(),
             collect: Default::default(),
+            watchdog: Default::default(),
         }
     }
 }
@@ -74,6 +77,7 @@ impl AgentConfig {
         }
         p.extend(self.spool.problems());
         p.extend(self.collect.auth.problems());
+        p.extend(self.watchdog.problems());
         p
     }
 

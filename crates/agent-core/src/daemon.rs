@@ -45,25 +45,7 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
 /// Takes the exclusive lock of `data/agent.lock`; `None` if another process
 /// holds it (retried for `patience`).
 pub fn try_lock(layout: &Layout, patience: Duration) -> Result<Option<File>, AgentError> {
-    let path = layout.lock_file();
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| AgentError::io("opening", &path, e))?;
-    let deadline = Instant::now() + patience;
-    loop {
-        if flock(&file, libc::LOCK_EX).map_err(|e| AgentError::io("locking", &path, e))? {
-            return Ok(Some(file));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    try_lock_path(&layout.lock_file(), patience)
 }
 
 fn read_pid(path: &Path) -> Option<u32> {
@@ -73,12 +55,90 @@ fn read_pid(path: &Path) -> Option<u32> {
 /// The pid of the agent running for this prefix (the holder of the lock),
 /// `Some(0)` if it runs but its pid file is not written yet.
 pub fn running_pid(layout: &Layout) -> Option<u32> {
-    let file = File::open(layout.lock_file()).ok()?;
+    lock_holder(&layout.lock_file(), &layout.pid_file())
+}
+
+/// The pid of the process holding the flock of `lock` (read from
+/// `pid_file`; `Some(0)` while it is not written yet), `None` if nobody
+/// holds it.
+pub fn lock_holder(lock: &Path, pid_file: &Path) -> Option<u32> {
+    let file = File::open(lock).ok()?;
     match flock(&file, libc::LOCK_SH) {
         Ok(true) => None, // nobody holds it; closing the file releases ours
-        Ok(false) => Some(read_pid(&layout.pid_file()).unwrap_or(0)),
+        Ok(false) => Some(read_pid(pid_file).unwrap_or(0)),
         Err(_) => None,
     }
+}
+
+/// Takes the exclusive flock of `path` (created 0600); `None` if another
+/// process holds it (retried for `patience`).
+pub fn try_lock_path(path: &Path, patience: Duration) -> Result<Option<File>, AgentError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| AgentError::io("opening", path, e))?;
+    let deadline = Instant::now() + patience;
+    loop {
+        if flock(&file, libc::LOCK_EX).map_err(|e| AgentError::io("locking", path, e))? {
+            return Ok(Some(file));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `program run --prefix PREFIX` in a new session (stdin closed,
+/// output appended to `log`) and returns it without waiting.
+pub fn spawn_run(
+    program: &Path,
+    layout: &Layout,
+    log_path: &Path,
+) -> Result<std::process::Child, AgentError> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(log_path)
+        .map_err(|e| AgentError::io("opening", log_path, e))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| AgentError::io("opening", log_path, e))?;
+    let mut cmd = Command::new(program);
+    cmd.arg("run")
+        .arg("--prefix")
+        .arg(layout.prefix())
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| AgentError::io("starting", program, e))
+}
+
+/// Kills a process group made by [`spawn_run`] (its leader is `pid`) and reaps it.
+pub fn kill_group(child: &mut std::process::Child) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill() of the process group we created with setsid().
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn init_logging(level: &str) {
@@ -132,7 +192,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         .map_err(|e| AgentError::io("writing", &layout.pid_file(), e))?;
     init_logging(&config.log_level);
     tracing::info!(
-        version = crate::VERSION,
+        version = crate::version(),
         pid,
         agent_id = %identity.agent_id,
         prefix = %layout.prefix().display(),
@@ -161,19 +221,31 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         .enable_all()
         .build()
         .map_err(|e| AgentError::Runtime(format!("starting the runtime: {e}")))?;
-    let result = rt.block_on(async {
+    let watchdog_settings = params.config.watchdog.clone();
+    let outcome = rt.block_on(async {
         let (tx, rx) = watch::channel(false);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
+        let tx2 = tx.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = term.recv() => tracing::info!("SIGTERM received; stopping"),
                 _ = int.recv() => tracing::info!("SIGINT received; stopping"),
             }
-            let _ = tx.send(true);
+            let _ = tx2.send(true);
         });
+        // Over a resource cap: stop everything, then restart (below).
+        let watchdog = crate::supervise::watchdog(layout.clone(), watchdog_settings, rx.clone());
+        let watchdog = async {
+            let b = watchdog.await;
+            if b.is_some() {
+                let _ = tx.send(true);
+            }
+            b
+        };
+        let guard = crate::supervise::guard_updater(layout.clone(), rx.clone());
         let handle = pipeline.as_ref().map(|p| p.handle());
         let pipeline_task = pipeline.as_ref().map(|p| p.run(rx.clone()));
         let pipeline_task = async {
@@ -181,21 +253,66 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
                 t.await;
             }
         };
-        tokio::join!(
+        let (_, _, breach, _) = tokio::join!(
             run_sessions_piped(params, net, handle, rx.clone()),
-            pipeline_task
+            pipeline_task,
+            watchdog,
+            guard,
         );
-        Ok(())
+        Ok::<_, AgentError>(breach)
     });
+    let (result, breach) = match outcome {
+        Ok(b) => (Ok(()), b),
+        Err(e) => (Err(e), None),
+    };
     if let Some(p) = pipeline {
         p.shutdown();
     }
     if read_pid(&layout.pid_file()) == Some(pid) {
         let _ = std::fs::remove_file(layout.pid_file());
     }
-    drop(lock);
+    if breach.is_some() && !layout.resurrection_blocked() {
+        restart_after_breach(layout, lock);
+    } else {
+        drop(lock);
+    }
     tracing::info!("ward-agent stopped");
     result
+}
+
+/// After a resource-cap breach: under systemd the unit restarts us; else a
+/// fresh `bin/ward-agent run` is started, which takes the lock as soon as
+/// this process releases it (it waits for it up to 2 s).
+fn restart_after_breach(layout: &Layout, lock: File) {
+    if service::detect(layout) == service::Mode::Systemd && service::unit_installed() {
+        drop(lock);
+        tracing::info!("exiting; systemd starts the agent again");
+        return;
+    }
+    match spawn_run(&layout.bin_link(), layout, &layout.log_file()) {
+        Ok(child) => tracing::info!(pid = child.id(), "started a fresh agent process"),
+        Err(e) => tracing::error!(error = %crate::one_line(&e), "could not start a fresh agent"),
+    }
+    drop(lock);
+}
+
+/// Writes `data/stopped`: the guardians leave the agent stopped.
+pub fn mark_stopped(layout: &Layout) -> Result<(), AgentError> {
+    if !layout.data_dir().is_dir() {
+        return Ok(());
+    }
+    let path = layout.stopped_marker();
+    ward_pki::secret::write_file_atomic(&path, format!("{}\n", crate::now_ms()).as_bytes(), 0o644)
+        .map_err(|e| AgentError::io("writing", &path, e))
+}
+
+/// Removes `data/stopped`.
+pub fn clear_stopped(layout: &Layout) -> Result<(), AgentError> {
+    match std::fs::remove_file(layout.stopped_marker()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(AgentError::io("removing", &layout.stopped_marker(), e)),
+    }
 }
 
 /// `ward-agent start`. Returns the pid of the running agent.
@@ -244,38 +361,12 @@ fn last_log_line(layout: &Layout) -> String {
 }
 
 /// Spawns `bin/ward-agent run` in a new session and waits for its pid file.
+/// An agent that does not get there within [`START_TIMEOUT`] is killed (with
+/// its process group), so a broken binary never lingers half-started.
 pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
     let _ = std::fs::remove_file(layout.pid_file());
     let log_path = layout.log_file();
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .open(&log_path)
-        .map_err(|e| AgentError::io("opening", &log_path, e))?;
-    let log2 = log
-        .try_clone()
-        .map_err(|e| AgentError::io("opening", &log_path, e))?;
-    let mut cmd = Command::new(layout.bin_link());
-    cmd.arg("run")
-        .arg("--prefix")
-        .arg(layout.prefix())
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
-    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| AgentError::io("starting", &layout.bin_link(), e))?;
+    let mut child = spawn_run(&layout.bin_link(), layout, &log_path)?;
     let pid = child.id();
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -290,8 +381,9 @@ pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
             return Ok(pid);
         }
         if Instant::now() >= deadline {
+            kill_group(&mut child);
             return Err(AgentError::Runtime(format!(
-                "the agent did not start within {} s; see {}",
+                "the agent did not start within {} s (killed); see {}",
                 START_TIMEOUT.as_secs(),
                 log_path.display()
             )));
