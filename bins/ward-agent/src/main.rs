@@ -24,7 +24,7 @@ const EXIT_CODES: &str = "Exit codes:
   5  server unreachable, TLS failure or server key does not match pin";
 
 #[derive(Parser)]
-#[command(name = "ward-agent", version, about = "Ward host agent", after_help = EXIT_CODES)]
+#[command(name = "ward-agent", version = ward_agent_core::version(), about = "Ward host agent", after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,

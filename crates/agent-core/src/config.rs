@@ -223,6 +223,20 @@ pub fn load_agent_config_with(
     path: &Path,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<AgentConfig, ConfigError> {
+    load_toml_with_env(path, "WARD_AGENT", env)
+}
+
+/// Loads a typed TOML file (defaults when it is missing; unknown keys are
+/// errors) with `PREFIX_<KEY>` overrides looked up through `env` (see
+/// `agent.toml`'s rules). `conf/update.toml` loads this way too.
+pub fn load_toml_with_env<T>(
+    path: &Path,
+    prefix: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<T, ConfigError>
+where
+    T: Default + Serialize + serde::de::DeserializeOwned,
+{
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -234,10 +248,9 @@ pub fn load_agent_config_with(
         }
     };
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(path, e))?;
-    let defaults =
-        toml::Table::try_from(AgentConfig::default()).map_err(|e| parse_error(path, e))?;
-    apply_env(&mut table, &defaults, "WARD_AGENT", path, &env)?;
-    AgentConfig::deserialize(table).map_err(|e| parse_error(path, e))
+    let defaults = toml::Table::try_from(T::default()).map_err(|e| parse_error(path, e))?;
+    apply_env(&mut table, &defaults, prefix, path, &env)?;
+    T::deserialize(table).map_err(|e| parse_error(path, e))
 }
 
 /// Environment overrides: `PREFIX_<KEY>` for each key of `defaults`, and

@@ -370,12 +370,34 @@ impl Agent {
             .arg(&self.prefix))
     }
 
+    /// SIGKILL of `ward-agent` only (its guardian, `ward-update`, starts it
+    /// again within seconds; see [`Agent::kill9_all`]).
     pub fn kill9(&self) {
         if let Some(pid) = self.pid() {
             signal(pid, libc::SIGKILL);
         }
     }
 
+    /// The pid of the prefix's `ward-update`, from `data/update.pid`.
+    pub fn update_pid(&self) -> Option<i32> {
+        fs::read_to_string(self.prefix.join("data/update.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// SIGKILL of `ward-update` and `ward-agent` at once, as a host crash
+    /// would: neither guardian is left to restart the other.
+    pub fn kill9_all(&self) {
+        let (u, a) = (self.update_pid(), self.pid());
+        for pid in [u, a].into_iter().flatten() {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+
+    /// `ward-agent stop` (which leaves the agent stopped: `data/stopped`),
+    /// then both programs are killed for sure.
     pub fn stop(&self) {
         if self.agent_bin().exists() {
             let _ = run(Command::new(self.agent_bin())
@@ -383,7 +405,7 @@ impl Agent {
                 .arg("--prefix")
                 .arg(&self.prefix));
         }
-        self.kill9();
+        self.kill9_all();
     }
 }
 
