@@ -69,11 +69,11 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
                 &Layout::new(prefix.prefix),
                 Duration::from_secs(wait_secs),
             )?;
-            match o.exit_code() {
-                0 => println!("{}", o.line()),
-                _ => eprintln!("ward-update: {}", o.line()),
+            match o.exit_code {
+                0 => println!("{}", o.line),
+                _ => eprintln!("ward-update: {}", o.line),
             }
-            Ok(o.exit_code())
+            Ok(o.exit_code)
         }
         Cmd::Start { prefix } => {
             let layout = Layout::new(prefix.prefix);

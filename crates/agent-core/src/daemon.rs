@@ -348,16 +348,18 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
     }
 }
 
-fn last_log_line(layout: &Layout) -> String {
-    std::fs::read_to_string(layout.log_file())
+/// The last line the log got after byte `from` (what the new process wrote).
+fn last_log_line(layout: &Layout, from: u64) -> String {
+    std::fs::read(layout.log_file())
         .ok()
         .and_then(|t| {
+            let t = String::from_utf8_lossy(t.get(from as usize..)?).into_owned();
             t.lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .map(str::to_string)
         })
-        .unwrap_or_default()
+        .unwrap_or_else(|| "(it wrote nothing)".into())
 }
 
 /// Spawns `bin/ward-agent run` in a new session and waits for its pid file.
@@ -366,6 +368,7 @@ fn last_log_line(layout: &Layout) -> String {
 pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
     let _ = std::fs::remove_file(layout.pid_file());
     let log_path = layout.log_file();
+    let log_from = std::fs::metadata(&log_path).map_or(0, |m| m.len());
     let mut child = spawn_run(&layout.bin_link(), layout, &log_path)?;
     let pid = child.id();
     let deadline = Instant::now() + START_TIMEOUT;
@@ -374,7 +377,7 @@ pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
             return Err(AgentError::Runtime(format!(
                 "the agent exited at start ({st}); {}: {}",
                 log_path.display(),
-                last_log_line(layout)
+                last_log_line(layout, log_from)
             )));
         }
         if read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some() {

@@ -9,6 +9,7 @@ use ward_proto::Policy;
 use ward_store::{Status, StatusCount, StatusReason, Store, StoreError, VerificationKey};
 
 use crate::auth::ConsoleAuth;
+pub use ward_release::Rollout;
 
 /// The live status engine's view of one asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,17 @@ pub enum PolicySaveError {
     Invalid(String),
     /// The server failed (details are in the server log).
     #[error("saving the policy failed")]
+    Internal,
+}
+
+/// Why saving the rollout controls failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutSaveError {
+    /// The values are not usable; the message says which and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The server failed or cannot save them (details in the server log).
+    #[error("saving the rollout failed")]
     Internal,
 }
 
@@ -59,4 +71,17 @@ pub trait ConsoleHost: Send + Sync + 'static {
     fn install_command(&self, key_secret: &str, platform: &str) -> String;
     /// The URL agents use to reach this server.
     fn server_url(&self) -> String;
+    /// The rollout controls in force (the same as `GET /api/v1/settings/rollout`).
+    async fn rollout(&self) -> Result<Rollout, StoreError> {
+        Ok(Rollout::default())
+    }
+    /// Validates and saves the rollout controls (the same path as
+    /// `PUT /api/v1/settings/rollout`). Hosts without releases refuse.
+    async fn save_rollout(&self, _rollout: Rollout) -> Result<(), RolloutSaveError> {
+        Err(RolloutSaveError::Internal)
+    }
+    /// The release public key agents verify release metadata with.
+    fn release_key(&self) -> Option<String> {
+        None
+    }
 }

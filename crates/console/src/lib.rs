@@ -4,7 +4,7 @@
 //! under `/console` on its HTTPS port: sign-in (argon2id password, in-memory
 //! sessions in `__Host-` cookies, CSRF synchronizer tokens, per-address
 //! rate limiting), the pages (Overview, Assets, Asset detail, Settings →
-//! Install/Uninstall Agent, Settings → Agent policy), the small JSON
+//! Install/Uninstall Agent, Settings → Agent policy, Settings → Agent updates), the small JSON
 //! endpoint the pages poll for live status, and the static CSS/JS compiled
 //! into the binary.
 //!
@@ -24,5 +24,5 @@ pub mod view;
 
 pub use auth::ConsoleAuth;
 pub use error::AuthError;
-pub use host::{ConsoleHost, LiveStatus, PolicySaveError};
+pub use host::{ConsoleHost, LiveStatus, PolicySaveError, Rollout, RolloutSaveError};
 pub use routes::routes;

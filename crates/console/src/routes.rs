@@ -9,7 +9,7 @@ use axum::Router;
 
 use crate::host::ConsoleHost;
 use crate::http::middleware::{require_signed_in, security_headers, session_and_csrf};
-use crate::pages::{agents, asset, assets, live, overview, policy, signin, uninstall};
+use crate::pages::{agents, asset, assets, live, overview, policy, signin, uninstall, updates};
 use crate::statics;
 
 /// Every console route, for any outer router state.
@@ -35,6 +35,7 @@ where
             post(agents::revoke_key),
         )
         .route(policy::PATH, get(policy::page).post(policy::save))
+        .route(updates::PATH, get(updates::page).post(updates::save))
         .route("/console/live", get(live::status))
         .route("/console/signout", post(signin::sign_out))
         .route_layer(from_fn(require_signed_in));

@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 use crate::version;
 
+/// The server settings document that holds the rollout controls.
+pub const SETTING_KEY: &str = "rollout";
+
 /// Most groups a rollout may name.
 pub const MAX_GROUPS: usize = 100;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use ward_console::{ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError};
+use ward_console::{ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError, Rollout, RolloutSaveError};
 use ward_proto::Policy;
 use ward_store::{StatusCount, Store, StoreError, VerificationKey};
 
@@ -68,6 +68,26 @@ impl ConsoleHost for AppState {
                 axum::http::StatusCode::BAD_REQUEST => PolicySaveError::Invalid(e.message),
                 _ => PolicySaveError::Internal,
             })
+    }
+
+    async fn rollout(&self) -> Result<Rollout, StoreError> {
+        crate::releases::rollout(&*self.store).await
+    }
+
+    async fn save_rollout(&self, rollout: Rollout) -> Result<(), RolloutSaveError> {
+        crate::releases::set_rollout(&*self.store, &rollout)
+            .await
+            .map_err(|e| match e {
+                crate::releases::RolloutError::Invalid(m) => RolloutSaveError::Invalid(m),
+                crate::releases::RolloutError::Store(m) => {
+                    tracing::error!(error = %m, "saving the rollout failed");
+                    RolloutSaveError::Internal
+                }
+            })
+    }
+
+    fn release_key(&self) -> Option<String> {
+        Some(self.releases.public_key().to_string())
     }
 
     async fn create_key(

@@ -50,6 +50,16 @@ impl Outcome {
         }
     }
 
+    /// The exit code of an outcome by its [`Outcome::name`].
+    pub fn code_of(name: &str) -> i32 {
+        match name {
+            "up_to_date" | "installed" | "skipped" => 0,
+            "refused" => 3,
+            "rolled_back" => 4,
+            _ => 1,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::UpToDate(_) => "up_to_date",

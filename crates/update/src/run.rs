@@ -116,9 +116,10 @@ async fn run_loop(layout: &Layout, config: &UpdateConfig) -> Result<(), AgentErr
     let mut guardian = Guardian::new(layout.clone(), Guarded::agent(layout), LoopLimits::default());
     let mut tick = tokio::time::interval(Duration::from_millis(config.guard_interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first check soon after start (not all at once across a fleet).
-    let mut next = Instant::now()
-        + Duration::from_secs(rand::thread_rng().gen_range(5..=30.max(config.check_jitter_secs.min(300))));
+    // The first check 5 to 30 s after start (spread by the jitter), then
+    // every check_interval_secs (plus jitter).
+    let first = 5 + rand::thread_rng().gen_range(0..=config.check_jitter_secs.min(25));
+    let mut next = Instant::now() + Duration::from_secs(first);
     loop {
         let mut check_now = false;
         tokio::select! {
@@ -153,8 +154,24 @@ async fn run_loop(layout: &Layout, config: &UpdateConfig) -> Result<(), AgentErr
     }
 }
 
+/// What `ward-update check` prints and exits with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    pub exit_code: i32,
+    pub line: String,
+}
+
+impl From<Outcome> for CheckResult {
+    fn from(o: Outcome) -> Self {
+        CheckResult {
+            exit_code: o.exit_code(),
+            line: o.line(),
+        }
+    }
+}
+
 /// `ward-update check`: one check now; its outcome.
-pub fn check(layout: &Layout, wait: Duration) -> Result<Outcome, AgentError> {
+pub fn check(layout: &Layout, wait: Duration) -> Result<CheckResult, AgentError> {
     let config = load_config(layout)?;
     init_logging(&config.log_level);
     if let Some(pid) =
@@ -166,11 +183,11 @@ pub fn check(layout: &Layout, wait: Duration) -> Result<Outcome, AgentError> {
         return Err(AgentError::Runtime("ward-update is busy; try again".into()));
     };
     let rt = runtime()?;
-    Ok(rt.block_on(cycle::check(layout, &config)))
+    Ok(rt.block_on(cycle::check(layout, &config)).into())
 }
 
 /// Sends SIGUSR1 to the running updater and waits for its next result.
-fn ask_running(layout: &Layout, pid: u32, wait: Duration) -> Result<Outcome, AgentError> {
+fn ask_running(layout: &Layout, pid: u32, wait: Duration) -> Result<CheckResult, AgentError> {
     let state = |l: &Layout| UpdateState::load(&l.update_state_file()).map_err(AgentError::Runtime);
     let before = state(layout)?;
     // SAFETY: kill() with the pid of the holder of the updater's lock.
@@ -185,7 +202,10 @@ fn ask_running(layout: &Layout, pid: u32, wait: Duration) -> Result<Outcome, Age
         let s = state(layout)?;
         if s.checks > before.checks && s.last != before.last {
             if let Some(last) = s.last {
-                return Ok(outcome_from(&last.outcome, last.message));
+                return Ok(CheckResult {
+                    exit_code: Outcome::code_of(&last.outcome),
+                    line: last.message,
+                });
             }
         }
         if Instant::now() >= deadline {
@@ -195,26 +215,5 @@ fn ask_running(layout: &Layout, pid: u32, wait: Duration) -> Result<Outcome, Age
             )));
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn outcome_from(name: &str, message: String) -> Outcome {
-    match name {
-        "up_to_date" => Outcome::UpToDate(message),
-        "installed" => Outcome::Installed {
-            from: String::new(),
-            to: message,
-        },
-        "refused" => Outcome::Refused {
-            kind: String::new(),
-            message,
-        },
-        "rolled_back" => Outcome::RolledBack {
-            from: String::new(),
-            to: String::new(),
-            reason: message,
-        },
-        "skipped" => Outcome::Skipped(message),
-        _ => Outcome::Failed(message),
     }
 }

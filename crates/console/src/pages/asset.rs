@@ -1,5 +1,6 @@
 //! Asset detail: the latest host report, the connection (last error,
-//! address, endpoint), agent CPU/RSS and the status timeline.
+//! address, endpoint), agent CPU/RSS, updates and guardian events, and the
+//! status timeline.
 
 use std::sync::Arc;
 
@@ -51,6 +52,10 @@ pub async fn page(
         last_seen: asset.last_seen,
     });
     let online = host.is_online(&id);
+    let lifecycle = store
+        .lifecycle_events(&id, super::lifecycle_card::LIFECYCLE_LEN)
+        .await
+        .map_err(|e| PageError::store("reading lifecycle events", e))?;
 
     let header = html! {
         div.page-header data-asset-id=(asset.id) {
@@ -79,6 +84,7 @@ pub async fn page(
                 (resources_card(&asset, now))
             }
         }
+        (super::lifecycle_card::card(&lifecycle, now))
         (timeline_card(&timeline, now))
         (components::uninstall_dialog(&a.csrf))
     };

@@ -17,6 +17,7 @@ pub enum Nav {
     Assets,
     Agents,
     Policy,
+    Updates,
 }
 
 /// The frame of a signed-in page.
@@ -66,6 +67,7 @@ pub fn page(frame: &Frame, header: Markup, content: Markup) -> Markup {
                             div.nav-section { "Settings" }
                             (nav_link(frame.nav, Nav::Agents, "/console/settings/agents", icons::DOWNLOAD, "Install / Uninstall Agent"))
                             (nav_link(frame.nav, Nav::Policy, "/console/settings/policy", icons::SLIDERS, "Agent policy"))
+                            (nav_link(frame.nav, Nav::Updates, "/console/settings/updates", icons::DOWNLOAD, "Agent updates"))
                         }
                         form.signout method="post" action="/console/signout" {
                             (components::csrf_field(frame.csrf))

@@ -39,16 +39,9 @@ pub async fn offer(
         .metadata(&*st.store, now)
         .await
         .map_err(|e| HttpError::store("release metadata", e))?;
-    let releases = st
-        .store
-        .list_releases()
-        .await
-        .map_err(|e| HttpError::store("listing releases failed", e))?;
-    let versions: Vec<&str> = releases
-        .iter()
-        .filter(|r| r.platform == asset.platform)
-        .map(|r| r.version.as_str())
-        .collect();
+    // Chosen among the releases of the signed document itself, so the
+    // target is always one the updater finds in the metadata it gets.
+    let versions = signed.versions_for(&asset.platform);
     let rollout = super::rollout(&*st.store)
         .await
         .map_err(|e| HttpError::store("reading the rollout failed", e))?;

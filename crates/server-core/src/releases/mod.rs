@@ -18,16 +18,13 @@ pub mod publish;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use ward_pki::issue::ReleaseKey;
 use ward_release::{FileInfo, Metadata, PlatformFiles, ReleaseEntry, Rollout};
 use ward_store::{Release, Store, StoreError};
 
 /// Settings document holding the rollout controls.
-pub const ROLLOUT_SETTING: &str = "rollout";
-/// How long a signed document is reused without re-reading the releases.
-const RECHECK: Duration = Duration::from_secs(2);
+pub const ROLLOUT_SETTING: &str = ward_release::rollout::SETTING_KEY;
 
 /// A signed metadata document.
 #[derive(Debug, Clone)]
@@ -39,7 +36,17 @@ pub struct SignedMetadata {
     pub envelope: String,
     /// The releases it lists (to tell when they changed).
     releases: Vec<ReleaseEntry>,
-    checked: Instant,
+}
+
+impl SignedMetadata {
+    /// The versions it lists with a package for `platform`.
+    pub fn versions_for(&self, platform: &str) -> Vec<&str> {
+        self.releases
+            .iter()
+            .filter(|r| r.platforms.contains_key(platform))
+            .map(|r| r.version.as_str())
+            .collect()
+    }
 }
 
 /// The release key, the signed metadata cache and the release files dir.
@@ -79,21 +86,14 @@ impl Releases {
         store: &dyn Store,
         now_ms: i64,
     ) -> Result<Arc<SignedMetadata>, StoreError> {
+        // The release list is read every time (one small query): a release
+        // published by `ward-server release add` in another process is in
+        // the next answer.
         let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.as_ref() {
-            if c.checked.elapsed() < RECHECK && now_ms < self.refresh_at(c) {
-                return Ok(c.clone());
-            }
-        }
         let releases = entries(&store.list_releases().await?);
         if let Some(c) = cache.as_ref() {
             if c.releases == releases && now_ms < self.refresh_at(c) {
-                let fresh = Arc::new(SignedMetadata {
-                    checked: Instant::now(),
-                    ..(**c).clone()
-                });
-                *cache = Some(fresh.clone());
-                return Ok(fresh);
+                return Ok(c.clone());
             }
         }
         let version = store.next_release_metadata_version().await?;
@@ -117,7 +117,6 @@ impl Releases {
             expires_ms: meta.expires_ms,
             envelope,
             releases,
-            checked: Instant::now(),
         });
         *cache = Some(signed.clone());
         Ok(signed)
@@ -254,10 +253,8 @@ mod tests {
         // Unchanged and fresh: the same document.
         let again = r.metadata(&store, now + 1000).await.unwrap();
         assert_eq!(again.version, 1);
-        // A new release: re-signed with a higher version once the cache is
-        // rechecked (at most RECHECK later).
+        // A new release: re-signed at once with a higher version.
         store.add_release(&row("0.2.0", "linux-x86_64", false)).await.unwrap();
-        tokio::time::sleep(RECHECK + Duration::from_millis(100)).await;
         let changed = r.metadata(&store, now + 3000).await.unwrap();
         let m = ward_release::verify(&changed.envelope, &trusted).unwrap();
         assert_eq!(m.version, 2);
