@@ -13,7 +13,8 @@
 # Point the server at it with `packages_dir = "<out>"` (or WARD_PACKAGES_DIR).
 #
 # Installs what it needs when missing (as root): the Rust targets (rustup),
-# the linkers (Debian gcc-i686-linux-gnu, gcc-aarch64-linux-gnu, musl-tools)
+# the linkers (Debian gcc-i686-linux-gnu, gcc-aarch64-linux-gnu and their
+# libc6-dev-*-cross, musl-tools)
 # and qemu-user-static (to run the foreign builds in tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +41,12 @@ builds=(
 
 need=()
 command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
+# The cross compilers' C libraries (headers and startup files) are only
+# Recommends of the compilers: name them.
 command -v i686-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-i686-linux-gnu)
+[[ -d /usr/i686-linux-gnu/include ]] || need+=(libc6-dev-i386-cross)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
+[[ -d /usr/aarch64-linux-gnu/include ]] || need+=(libc6-dev-arm64-cross)
 command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

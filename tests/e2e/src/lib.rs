@@ -19,6 +19,7 @@ pub use serde_json::Value;
 pub mod lifecycle;
 pub mod login;
 pub mod netns;
+pub mod qemu;
 pub mod tinyproxy;
 
 /// Path of a workspace binary (`ward-server`, `ward-agent`, …) next to the
@@ -96,6 +97,11 @@ impl Server {
 
     /// Starts a server listening on `host` (e.g. `0.0.0.0` for namespace hosts).
     pub fn start_on(host: &str) -> Server {
+        Server::start_with(host, &[])
+    }
+
+    /// [`Server::start_on`] with extra `WARD_*` environment settings.
+    pub fn start_with(host: &str, extra_env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::Builder::new()
             .prefix("ward-e2e-server")
             .tempdir()
@@ -112,6 +118,11 @@ impl Server {
             token: String::new(),
             pin: String::new(),
         };
+        s.env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         s.spawn();
         let out = s.cli(&["token", "create", "--label", "e2e"]);
         assert!(out.status.success(), "token create: {}", stderr(&out));
@@ -232,13 +243,12 @@ impl Server {
 
     /// The one-line install command for `key` (id or secret) and `server_url`.
     pub fn install_command(&self, key: &str, server_url: Option<&str>) -> String {
-        let mut args = vec![
-            "install-command",
-            "--platform",
-            "linux-x86_64",
-            "--key",
-            key,
-        ];
+        self.install_command_for("linux-x86_64", key, server_url)
+    }
+
+    /// The install command of `platform`.
+    pub fn install_command_for(&self, platform: &str, key: &str, server_url: Option<&str>) -> String {
+        let mut args = vec!["install-command", "--platform", platform, "--key", key];
         if let Some(u) = server_url {
             args.push("--server");
             args.push(u);
