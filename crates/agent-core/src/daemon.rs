@@ -245,7 +245,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
             }
             b
         };
-        let guard = crate::supervise::guard_updater(layout.clone(), rx.clone());
+        let guard = crate::supervise::guard_updater(layout.clone(), rx.clone(), tx.clone());
         let handle = pipeline.as_ref().map(|p| p.handle());
         let pipeline_task = pipeline.as_ref().map(|p| p.run(rx.clone()));
         let pipeline_task = async {
@@ -381,6 +381,11 @@ pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
             )));
         }
         if read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some() {
+            // Reaped when it exits, so a long-lived caller (ward-update)
+            // leaves no zombie behind.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
             return Ok(pid);
         }
         if Instant::now() >= deadline {

@@ -15,8 +15,14 @@ use crate::watchdog::{read_self, ticks_per_sec, Breach, Watchdog, WatchdogSettin
 /// How often the agent checks that `ward-update` runs.
 pub const GUARD_EVERY: Duration = Duration::from_secs(1);
 
-/// Keeps `ward-update` running until `stop` turns true.
-pub async fn guard_updater(layout: Layout, mut stop: watch::Receiver<bool>) {
+/// Keeps `ward-update` running until `stop` turns true. When the install is
+/// gone (`conf/network.toml` removed, e.g. the prefix deleted by hand), it
+/// asks the agent to stop through `shutdown` instead of lingering.
+pub async fn guard_updater(
+    layout: Layout,
+    mut stop: watch::Receiver<bool>,
+    shutdown: watch::Sender<bool>,
+) {
     let mut g = Guardian::new(
         layout.clone(),
         Guarded::updater(&layout),
@@ -30,6 +36,14 @@ pub async fn guard_updater(layout: Layout, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => {}
         }
         if *stop.borrow() {
+            return;
+        }
+        if !layout.network_toml().exists() {
+            tracing::warn!(
+                prefix = %layout.prefix().display(),
+                "the install is gone (no conf/network.toml); stopping"
+            );
+            let _ = shutdown.send(true);
             return;
         }
         for e in g.tick(Instant::now()) {

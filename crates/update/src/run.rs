@@ -128,8 +128,8 @@ async fn run_loop(layout: &Layout, config: &UpdateConfig) -> Result<(), AgentErr
             _ = usr1.recv() => { tracing::info!("check requested"); check_now = true; }
             _ = tick.tick() => {}
         }
-        if !layout.data_dir().is_dir() {
-            tracing::warn!("the prefix is gone; stopping");
+        if !layout.data_dir().is_dir() || !layout.network_toml().exists() {
+            tracing::warn!("the install is gone (no data/ or conf/network.toml); stopping");
             return Ok(());
         }
         for e in guardian.tick(Instant::now()) {
