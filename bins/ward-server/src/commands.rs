@@ -138,8 +138,8 @@ async fn serve(config: ServerConfig) -> Result<(), Failure> {
             update_source,
         },
     )
-        .await
-        .context("starting the server")?;
+    .await
+    .context("starting the server")?;
 
     let install = match admin::choose_key(&*server.store(), None).await {
         Ok(key) => install_command(server.url(), server.pin(), &key.secret, host_platform()),

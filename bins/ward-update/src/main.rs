@@ -78,14 +78,20 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
         Cmd::Start { prefix } => {
             let layout = Layout::new(prefix.prefix);
             let pid = updater_ctl::start(&layout)?;
-            println!("ward-update running for {} (pid {pid})", layout.prefix().display());
+            println!(
+                "ward-update running for {} (pid {pid})",
+                layout.prefix().display()
+            );
             Ok(exit_code::OK)
         }
         Cmd::Stop { prefix } => {
             let layout = Layout::new(prefix.prefix);
             match updater_ctl::stop(&layout)? {
                 Some(pid) => println!("ward-update stopped (pid {pid})"),
-                None => println!("ward-update is not running for {}", layout.prefix().display()),
+                None => println!(
+                    "ward-update is not running for {}",
+                    layout.prefix().display()
+                ),
             }
             Ok(exit_code::OK)
         }
@@ -101,7 +107,11 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.to_string();
-            let line = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+            let line = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
             eprintln!("ward-update: {line}");
             return ExitCode::from(exit_code::USAGE as u8);
         }

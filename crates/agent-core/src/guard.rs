@@ -197,7 +197,9 @@ pub enum GuardEvent {
         backoff: Duration,
     },
     /// A started process did not take its lock within [`START_GRACE`]; killed.
-    Hung { pid: u32 },
+    Hung {
+        pid: u32,
+    },
     StartFailed(String),
 }
 
@@ -236,18 +238,19 @@ impl Guardian {
         let mut events = Vec::new();
         // Reap what exited; kill what started but never took its lock.
         let running = self.target.running_pid();
-        self.children.retain_mut(|(child, at)| match child.try_wait() {
-            Ok(Some(_)) | Err(_) => false,
-            Ok(None) => {
-                if running.is_none() && now.duration_since(*at) > START_GRACE {
-                    events.push(GuardEvent::Hung { pid: child.id() });
-                    kill_group(child);
-                    false
-                } else {
-                    true
+        self.children
+            .retain_mut(|(child, at)| match child.try_wait() {
+                Ok(Some(_)) | Err(_) => false,
+                Ok(None) => {
+                    if running.is_none() && now.duration_since(*at) > START_GRACE {
+                        events.push(GuardEvent::Hung { pid: child.id() });
+                        kill_group(child);
+                        false
+                    } else {
+                        true
+                    }
                 }
-            }
-        });
+            });
         if self.layout.resurrection_blocked() || !self.target.installed() {
             return events;
         }
@@ -384,7 +387,11 @@ mod tests {
         assert!(c.in_loop(), "up for 27 s only");
         c.on_up(at(73));
         assert!(!c.in_loop(), "up for 60 s");
-        assert_eq!(c.on_down(at(74)), Verdict::Start, "back to immediate restarts");
+        assert_eq!(
+            c.on_down(at(74)),
+            Verdict::Start,
+            "back to immediate restarts"
+        );
     }
 
     #[test]

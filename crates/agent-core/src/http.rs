@@ -367,7 +367,9 @@ where
     timed(stream.write_all(head.as_bytes()))
         .await
         .map_err(|e| fail(io_reason(&e)))?;
-    timed(stream.flush()).await.map_err(|e| fail(io_reason(&e)))?;
+    timed(stream.flush())
+        .await
+        .map_err(|e| fail(io_reason(&e)))?;
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     let (status, start, framing) = loop {
@@ -732,7 +734,12 @@ mod tests {
         assert_eq!((d.status, d.error_body.as_str()), (404, "missing"));
         assert!(out.is_empty(), "error bodies are not written to the sink");
         let mut s = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").await;
-        let e = download(&mut s, &ep, "/f", 100, &mut Vec::new()).await.unwrap_err();
-        assert!(e.to_string().contains("body ended after 5 of 9 bytes"), "{e}");
+        let e = download(&mut s, &ep, "/f", 100, &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("body ended after 5 of 9 bytes"),
+            "{e}"
+        );
     }
 }

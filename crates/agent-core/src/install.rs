@@ -224,13 +224,14 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
             .filter(|p| p.is_file())
     });
     let mut undo = Undo::new(&layout);
-    let written = write_layout(&layout, &net_config, &identity, repaired, &mut undo).and_then(|()| {
-        write_release_key(&layout, release_key.as_deref(), &mut undo)?;
-        match &updater_source {
-            Some(src) => install_updater(&layout, src, &mut undo).map(Some),
-            None => Ok(None),
-        }
-    });
+    let written =
+        write_layout(&layout, &net_config, &identity, repaired, &mut undo).and_then(|()| {
+            write_release_key(&layout, release_key.as_deref(), &mut undo)?;
+            match &updater_source {
+                Some(src) => install_updater(&layout, src, &mut undo).map(Some),
+                None => Ok(None),
+            }
+        });
     let updater = match written {
         Ok(v) => v,
         Err(e) => {
@@ -297,8 +298,9 @@ fn write_release_key(
     if path.exists() {
         return Ok(());
     }
-    ward_release::TrustedKey::parse(key)
-        .map_err(|e| AgentError::Runtime(format!("the server sent an unusable release key: {e}")))?;
+    ward_release::TrustedKey::parse(key).map_err(|e| {
+        AgentError::Runtime(format!("the server sent an unusable release key: {e}"))
+    })?;
     undo.before_write(&path);
     ward_pki::secret::write_file_atomic(&path, format!("{}\n", key.trim()).as_bytes(), 0o644)
         .map_err(io_err("writing", &path))
@@ -418,7 +420,8 @@ fn write_layout(
     }
     let link = layout.bin_link();
     undo.before_write(&link);
-    swap_symlink(&Layout::link_target(crate::version()), &link).map_err(io_err("linking", &link))?;
+    swap_symlink(&Layout::link_target(crate::version()), &link)
+        .map_err(io_err("linking", &link))?;
 
     // conf/network.toml as planned from the flags (0600 when it holds
     // proxy credentials).

@@ -120,7 +120,10 @@ impl Layout {
     }
     /// Target of the `bin/ward-update` symlink, relative to `bin/`.
     pub fn update_link_target(version: &str) -> PathBuf {
-        Path::new("..").join("update").join(version).join(UPDATE_BIN)
+        Path::new("..")
+            .join("update")
+            .join(version)
+            .join(UPDATE_BIN)
     }
     /// Held (flock) while `ward-update run` runs.
     pub fn update_lock_file(&self) -> PathBuf {

@@ -35,13 +35,12 @@ pub mod daemon;
 pub mod doctor;
 pub mod enroll;
 mod error;
+pub mod guard;
 pub mod http;
 pub mod identity;
 pub mod install;
 pub mod layout;
 pub mod lifecycle;
-pub mod guard;
-pub mod watchdog;
 pub mod net;
 pub mod pipeline;
 pub mod service;
@@ -51,6 +50,7 @@ pub mod status_file;
 pub mod supervise;
 pub mod updater_ctl;
 pub mod version;
+pub mod watchdog;
 
 pub use error::{exit_code, one_line, AgentError};
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ward_proto::{
-    ApiError, LifecycleKind, LifecycleReport, ReleaseOffer, LIFECYCLE_PATH, RELEASE_DOWNLOAD_PREFIX,
-    RELEASE_PATH,
+    ApiError, LifecycleKind, LifecycleReport, ReleaseOffer, LIFECYCLE_PATH,
+    RELEASE_DOWNLOAD_PREFIX, RELEASE_PATH,
 };
 
 use crate::config::load_network_config;
@@ -241,7 +241,9 @@ pub async fn send_report(layout: &Layout, r: LifecycleReport) {
     };
     match tokio::time::timeout(std::time::Duration::from_secs(30), client.report(&r)).await {
         Ok(Ok(())) => tracing::info!(kind = r.kind.as_str(), "reported to the server"),
-        Ok(Err(e)) => tracing::warn!(kind = r.kind.as_str(), error = %e, "report to the server failed"),
+        Ok(Err(e)) => {
+            tracing::warn!(kind = r.kind.as_str(), error = %e, "report to the server failed")
+        }
         Err(_) => tracing::warn!(kind = r.kind.as_str(), "report to the server timed out"),
     }
 }

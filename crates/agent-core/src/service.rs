@@ -57,7 +57,12 @@ pub fn systemd_unit(layout: &Layout) -> String {
 
 /// The systemd unit of `ward-update` for `layout`.
 pub fn update_systemd_unit(layout: &Layout) -> String {
-    unit_for(layout, "ward-update", "Ward updater and guardian", "update.log")
+    unit_for(
+        layout,
+        "ward-update",
+        "Ward updater and guardian",
+        "update.log",
+    )
 }
 
 fn unit_for(layout: &Layout, program: &str, description: &str, log: &str) -> String {
@@ -82,7 +87,11 @@ fn unit_for(layout: &Layout, program: &str, description: &str, log: &str) -> Str
 
 /// Writes the `ward-update` unit and runs `systemctl enable --now`.
 pub fn update_systemd_enable_now(layout: &Layout) -> Result<(), AgentError> {
-    write_if_changed(Path::new(UPDATE_UNIT_PATH), &update_systemd_unit(layout), 0o644)?;
+    write_if_changed(
+        Path::new(UPDATE_UNIT_PATH),
+        &update_systemd_unit(layout),
+        0o644,
+    )?;
     systemctl(&["daemon-reload"])?;
     systemctl(&["enable", "--now", UPDATE_UNIT_NAME])
 }
@@ -213,9 +222,8 @@ mod tests {
             .contains("ExecStart=/usr/local/ward/bin/ward-agent run --prefix /usr/local/ward\n"));
         assert!(unit.contains("Restart=always"));
         let unit = update_systemd_unit(&l);
-        assert!(unit.contains(
-            "ExecStart=/usr/local/ward/bin/ward-update run --prefix /usr/local/ward\n"
-        ));
+        assert!(unit
+            .contains("ExecStart=/usr/local/ward/bin/ward-update run --prefix /usr/local/ward\n"));
         assert!(unit.contains("append:/usr/local/ward/log/update.log"));
         let script = init_script(&l);
         assert!(script.starts_with("#!/bin/sh\n"));

@@ -63,8 +63,15 @@ impl WatchdogSettings {
 /// Which cap was exceeded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Breach {
-    Rss { bytes: u64, cap_bytes: u64 },
-    Cpu { percent: f64, cap: u32, window: Duration },
+    Rss {
+        bytes: u64,
+        cap_bytes: u64,
+    },
+    Cpu {
+        percent: f64,
+        cap: u32,
+        window: Duration,
+    },
 }
 
 impl Breach {
@@ -227,8 +234,10 @@ mod tests {
     #[test]
     fn settings_validation() {
         assert!(WatchdogSettings::default().problems().is_empty());
-        let mut s = WatchdogSettings::default();
-        s.check_secs = 0;
+        let s = WatchdogSettings {
+            check_secs: 0,
+            ..WatchdogSettings::default()
+        };
         assert!(!s.problems().is_empty());
     }
 }

@@ -46,7 +46,9 @@ pub enum ReleaseError {
     Malformed(String),
     #[error("release metadata of {size} bytes exceeds the {max} byte limit")]
     TooLarge { size: usize, max: usize },
-    #[error("release metadata is not signed by the trusted release key {trusted} (signed by: {found})")]
+    #[error(
+        "release metadata is not signed by the trusted release key {trusted} (signed by: {found})"
+    )]
     UnknownKey { trusted: String, found: String },
     #[error("release metadata signature does not verify with the trusted release key {key}")]
     BadSignature { key: String },

@@ -239,9 +239,7 @@ impl TrustedKey {
     /// Parses the standard base64 of a 32-byte ed25519 public key.
     pub fn parse(b64: &str) -> Result<TrustedKey, ReleaseError> {
         let bad = |why: &str| ReleaseError::Malformed(format!("release key: {why}"));
-        let bytes = STANDARD
-            .decode(b64.trim())
-            .map_err(|_| bad("not base64"))?;
+        let bytes = STANDARD.decode(b64.trim()).map_err(|_| bad("not base64"))?;
         let raw: [u8; 32] = bytes
             .as_slice()
             .try_into()

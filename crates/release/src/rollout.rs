@@ -71,7 +71,9 @@ impl Rollout {
         }
         for g in &self.groups {
             if g.trim().is_empty() || g.len() > 128 {
-                p.push(format!("group names must be 1 to 128 characters, got {g:?}"));
+                p.push(format!(
+                    "group names must be 1 to 128 characters, got {g:?}"
+                ));
             }
         }
         p

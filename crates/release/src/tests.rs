@@ -125,7 +125,9 @@ fn tampered_document_or_foreign_key_is_refused() {
     let env2 = signed(&other, &other_public, &m);
     let e = verify(&env2, &trusted).unwrap_err();
     assert!(matches!(e, ReleaseError::UnknownKey { .. }), "{e}");
-    assert!(e.to_string().contains("not signed by the trusted release key"));
+    assert!(e
+        .to_string()
+        .contains("not signed by the trusted release key"));
 
     // Another key's signature under the trusted key id.
     let mut v: serde_json::Value = serde_json::from_str(&env2).unwrap();
@@ -146,7 +148,14 @@ fn tampered_document_or_foreign_key_is_refused() {
 fn malformed_envelopes_and_documents_are_errors_not_panics() {
     let (k, public) = key(7);
     let trusted = TrustedKey::parse(&public).unwrap();
-    for bad in ["", "{", "null", "[]", r#"{"signed":"x"}"#, r#"{"signed":1,"signatures":[]}"#] {
+    for bad in [
+        "",
+        "{",
+        "null",
+        "[]",
+        r#"{"signed":"x"}"#,
+        r#"{"signed":1,"signatures":[]}"#,
+    ] {
         assert!(verify(bad, &trusted).is_err(), "{bad:?}");
     }
     let big = "x".repeat(MAX_ENVELOPE_BYTES + 1);
@@ -159,10 +168,7 @@ fn malformed_envelopes_and_documents_are_errors_not_panics() {
     assert!(sign_envelope(&dup, &public, |_| String::new()).is_err());
     dup.releases.pop();
     dup.releases[0].version = "two".into();
-    assert!(matches!(
-        dup.validate(),
-        Err(ReleaseError::BadVersion(_))
-    ));
+    assert!(matches!(dup.validate(), Err(ReleaseError::BadVersion(_))));
     let mut m = doc(1, vec![release("0.2.0", &["p"])]);
     m.releases[0].platforms.get_mut("p").unwrap().agent.sha256 = "ZZ".into();
     assert!(m.validate().is_err());
@@ -220,7 +226,10 @@ fn plan_installs_newer_refuses_older_and_unlisted() {
             release("0.10.0", &["linux-x86_64"]),
         ],
     );
-    assert_eq!(plan(&m, None, "0.1.0", "linux-x86_64").unwrap(), Plan::UpToDate);
+    assert_eq!(
+        plan(&m, None, "0.1.0", "linux-x86_64").unwrap(),
+        Plan::UpToDate
+    );
     assert_eq!(
         plan(&m, Some("0.2.0"), "0.2.0", "linux-x86_64").unwrap(),
         Plan::UpToDate
@@ -235,7 +244,9 @@ fn plan_installs_newer_refuses_older_and_unlisted() {
     // 0.2.0 < 0.10.0 numerically (not as strings).
     let e = plan(&m, Some("0.2.0"), "0.10.0", "linux-x86_64").unwrap_err();
     assert_eq!(e.kind(), "older_version");
-    assert!(e.to_string().contains("older than the running version 0.10.0"));
+    assert!(e
+        .to_string()
+        .contains("older than the running version 0.10.0"));
     assert!(matches!(
         plan(&m, Some("0.3.0"), "0.1.0", "linux-x86_64"),
         Err(ReleaseError::NotListed(_))
@@ -257,7 +268,9 @@ fn file_check_names_size_and_hash_mismatches() {
     assert!(e.to_string().contains("101 bytes received"));
     let bad: String = std::iter::repeat_n('b', 64).collect();
     let e = f.check("ward-agent", "0.2.0", 100, &bad).unwrap_err();
-    assert!(e.to_string().contains("ward-agent of release 0.2.0 was tampered with"));
+    assert!(e
+        .to_string()
+        .contains("ward-agent of release 0.2.0 was tampered with"));
 }
 
 #[test]
@@ -307,7 +320,10 @@ fn rollout_pins_groups_and_percentages() {
     let s = canary.select(&versions, "ag_1", Some("canary")).unwrap();
     assert_eq!((s.version.as_str(), s.reason.as_str()), ("0.3.0", "group"));
     let s = canary.select(&versions, "ag_1", Some("web")).unwrap();
-    assert_eq!((s.version.as_str(), s.reason.as_str()), ("0.2.0", "previous"));
+    assert_eq!(
+        (s.version.as_str(), s.reason.as_str()),
+        ("0.2.0", "previous")
+    );
     assert_eq!(canary.select(&["0.3.0"], "ag_1", None), None);
 
     // Percentages: the bucket is SHA-256(id)[0..4] mod 100, so the share of

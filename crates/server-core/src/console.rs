@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use ward_console::{ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError, Rollout, RolloutSaveError};
+use ward_console::{
+    ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError, Rollout, RolloutSaveError,
+};
 use ward_proto::Policy;
 use ward_store::{StatusCount, Store, StoreError, VerificationKey};
 

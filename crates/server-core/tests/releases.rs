@@ -104,15 +104,23 @@ async fn offers_are_signed_per_agent_and_follow_the_rollout() {
     )
     .await;
     let (_, v) = offer(&s, &a.credential).await;
-    assert_eq!((v["target"].as_str(), v["reason"].as_str()), (Some("0.2.0"), Some("previous")));
-    assert_eq!(s.get("/api/v1/settings/rollout").await["groups"][0], "canary");
+    assert_eq!(
+        (v["target"].as_str(), v["reason"].as_str()),
+        (Some("0.2.0"), Some("previous"))
+    );
+    assert_eq!(
+        s.get("/api/v1/settings/rollout").await["groups"][0],
+        "canary"
+    );
     // Bad controls are refused with a reason and change nothing.
     for bad in [
         json!({"percentage": 101}),
         json!({"pinned_version": "latest"}),
         json!({"percentage": 10, "surprise": true}),
     ] {
-        let (st, v) = s.api(Method::PUT, "/api/v1/settings/rollout", Some(bad.clone())).await;
+        let (st, v) = s
+            .api(Method::PUT, "/api/v1/settings/rollout", Some(bad.clone()))
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {v}");
     }
     assert_eq!(s.get("/api/v1/settings/rollout").await["percentage"], 0);
@@ -122,11 +130,19 @@ async fn offers_are_signed_per_agent_and_follow_the_rollout() {
 
     // The release file, public, byte for byte.
     let (st, body, h) = s
-        .request(Method::GET, "/download/release/0.2.0/linux-x86_64/ward-agent", &[], None)
+        .request(
+            Method::GET,
+            "/download/release/0.2.0/linux-x86_64/ward-agent",
+            &[],
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(body, v2);
-    assert_eq!(h["x-ward-sha256"], ward_pki::secret::sha256_hex(&v2).as_str());
+    assert_eq!(
+        h["x-ward-sha256"],
+        ward_pki::secret::sha256_hex(&v2).as_str()
+    );
     for bad in [
         "/download/release/0.9.0/linux-x86_64/ward-agent",
         "/download/release/..%2f/linux-x86_64/ward-agent",
@@ -161,7 +177,12 @@ async fn offers_and_reports_need_the_agent_credential() {
         let s = &s;
         async move {
             let (st, body, _) = s
-                .request(Method::POST, LIFECYCLE_PATH, &[("authorization", &auth)], Some(body.to_string()))
+                .request(
+                    Method::POST,
+                    LIFECYCLE_PATH,
+                    &[("authorization", &auth)],
+                    Some(body.to_string()),
+                )
                 .await;
             (st, String::from_utf8_lossy(&body).into_owned())
         }
@@ -182,7 +203,9 @@ async fn offers_and_reports_need_the_agent_credential() {
     assert_eq!(post(long, auth.clone()).await.0, StatusCode::NO_CONTENT);
 
     // Stored on the credential's asset, newest first; in the asset detail too.
-    let items = s.get(&format!("/api/v1/assets/{}/lifecycle", a.agent_id)).await["items"]
+    let items = s
+        .get(&format!("/api/v1/assets/{}/lifecycle", a.agent_id))
+        .await["items"]
         .as_array()
         .unwrap()
         .clone();
@@ -192,10 +215,16 @@ async fn offers_and_reports_need_the_agent_credential() {
     assert_eq!(items[1]["asset_id"], a.agent_id.as_str());
     let detail = s.asset(&a.agent_id).await;
     assert_eq!(detail["lifecycle"].as_array().unwrap().len(), 2);
-    let (st, _) = s.api(Method::GET, "/api/v1/assets/ag_none/lifecycle", None).await;
+    let (st, _) = s
+        .api(Method::GET, "/api/v1/assets/ag_none/lifecycle", None)
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, _) = s
-        .api(Method::GET, &format!("/api/v1/assets/{}/lifecycle?limit=0", a.agent_id), None)
+        .api(
+            Method::GET,
+            &format!("/api/v1/assets/{}/lifecycle?limit=0", a.agent_id),
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }

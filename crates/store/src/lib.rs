@@ -19,11 +19,11 @@ pub mod testsuite;
 
 mod detection;
 mod lifecycle;
-pub use lifecycle::{LifecycleEvent, NewLifecycleEvent, Release, ReleaseFile};
 pub use detection::{
     AlertCount, AlertInsert, AlertQuery, AlertRecord, AlertSeverity, AlertState, IngestOutcome,
     NewAlert, NewWhitelistEntry, SpoolStats, StoredEvent, WhitelistEntry,
 };
+pub use lifecycle::{LifecycleEvent, NewLifecycleEvent, Release, ReleaseFile};
 
 /// Errors every backend maps its own errors into.
 #[derive(Debug, thiserror::Error)]

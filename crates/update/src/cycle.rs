@@ -31,9 +31,19 @@ use crate::switch::{self, FetchError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     UpToDate(String),
-    Installed { from: String, to: String },
-    Refused { kind: String, message: String },
-    RolledBack { from: String, to: String, reason: String },
+    Installed {
+        from: String,
+        to: String,
+    },
+    Refused {
+        kind: String,
+        message: String,
+    },
+    RolledBack {
+        from: String,
+        to: String,
+        reason: String,
+    },
     Failed(String),
     Skipped(String),
 }
@@ -79,9 +89,9 @@ impl Outcome {
                 format!("updated ward-agent {from} -> {to}; the new agent is online")
             }
             Outcome::Refused { kind, message } => format!("release refused ({kind}): {message}"),
-            Outcome::RolledBack { from, to, reason } => format!(
-                "ward-agent {to} did not come online ({reason}); rolled back to {from}"
-            ),
+            Outcome::RolledBack { from, to, reason } => {
+                format!("ward-agent {to} did not come online ({reason}); rolled back to {from}")
+            }
             Outcome::Failed(m) => format!("update check failed: {m}"),
         }
     }
@@ -151,7 +161,11 @@ async fn run_check(layout: &Layout, config: &UpdateConfig, state: &mut UpdateSta
         Ok(m) => m,
         Err(e) => return refused(layout, e, &current, offer.target.as_deref(), state).await,
     };
-    if let Err(e) = check_fresh(&meta, state.trusted_metadata_version, ward_agent_core::now_ms()) {
+    if let Err(e) = check_fresh(
+        &meta,
+        state.trusted_metadata_version,
+        ward_agent_core::now_ms(),
+    ) {
         return refused(layout, e, &current, offer.target.as_deref(), state).await;
     }
     state.trusted_metadata_version = state.trusted_metadata_version.max(meta.version);
@@ -170,7 +184,10 @@ async fn run_check(layout: &Layout, config: &UpdateConfig, state: &mut UpdateSta
             "ward-agent {current} stays: release {version} was rolled back on this host before"
         ));
     }
-    install(layout, config, &client, state, &current, &version, platform, &files).await
+    install(
+        layout, config, &client, state, &current, &version, platform, &files,
+    )
+    .await
 }
 
 /// The trusted release key; the first one comes from the offer.
@@ -217,7 +234,13 @@ async fn refused(
     Outcome::Refused { kind, message }
 }
 
-fn update_report(kind: LifecycleKind, from: &str, to: &str, detail: &str, message: String) -> LifecycleReport {
+fn update_report(
+    kind: LifecycleKind,
+    from: &str,
+    to: &str,
+    detail: &str,
+    message: String,
+) -> LifecycleReport {
     let mut r = report(kind, AGENT_BIN, message);
     r.from_version = Some(from.to_string());
     r.to_version = Some(to.to_string());
@@ -236,7 +259,11 @@ async fn install(
     platform: &str,
     files: &PlatformFiles,
 ) -> Outcome {
-    tracing::info!(from = current, to = version, "installing a new agent release");
+    tracing::info!(
+        from = current,
+        to = version,
+        "installing a new agent release"
+    );
     if let Err(e) = switch::fetch_agent(client, layout, version, platform, &files.agent).await {
         return fetch_failed(layout, state, current, version, e).await;
     }
@@ -309,7 +336,13 @@ async fn fetch_failed(
             let line = format!("installing release {version} failed: {m}");
             send_report(
                 layout,
-                update_report(LifecycleKind::UpdateFailed, current, version, "install", line.clone()),
+                update_report(
+                    LifecycleKind::UpdateFailed,
+                    current,
+                    version,
+                    "install",
+                    line.clone(),
+                ),
             )
             .await;
             Outcome::Failed(line)
@@ -318,7 +351,12 @@ async fn fetch_failed(
 }
 
 /// Switches to `to`, health-checks, rolls back to `from` on failure.
-pub async fn switch_and_check(layout: &Layout, config: &UpdateConfig, from: &str, to: &str) -> Outcome {
+pub async fn switch_and_check(
+    layout: &Layout,
+    config: &UpdateConfig,
+    from: &str,
+    to: &str,
+) -> Outcome {
     let deadline = Instant::now() + config.health_deadline();
     let healthy = switch::link_agent(layout, to)
         .and_then(|()| switch::restart_agent(layout))
@@ -378,7 +416,13 @@ pub async fn recover(layout: &Layout, config: &UpdateConfig) {
         state.bad_versions.push(p.to.clone());
         send_report(
             layout,
-            update_report(LifecycleKind::UpdateRolledBack, &p.from, &p.to, "interrupted", o.line()),
+            update_report(
+                LifecycleKind::UpdateRolledBack,
+                &p.from,
+                &p.to,
+                "interrupted",
+                o.line(),
+            ),
         )
         .await;
     }

@@ -113,7 +113,11 @@ async fn run_loop(layout: &Layout, config: &UpdateConfig) -> Result<(), AgentErr
         sig(SignalKind::user_defined1())?,
     );
     cycle::recover(layout, config).await;
-    let mut guardian = Guardian::new(layout.clone(), Guarded::agent(layout), LoopLimits::default());
+    let mut guardian = Guardian::new(
+        layout.clone(),
+        Guarded::agent(layout),
+        LoopLimits::default(),
+    );
     let mut tick = tokio::time::interval(Duration::from_millis(config.guard_interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first check 5 to 30 s after start (spread by the jitter), then

@@ -23,7 +23,10 @@ pub fn switch_updater(layout: &Layout, bin: &Path, version: &str) {
             return;
         }
     }
-    match swap_symlink(&Layout::update_link_target(version), &layout.update_bin_link()) {
+    match swap_symlink(
+        &Layout::update_link_target(version),
+        &layout.update_bin_link(),
+    ) {
         Ok(()) => tracing::info!(version, "ward-update switched to the new release"),
         Err(e) => tracing::error!(error = %e, "switching bin/ward-update failed"),
     }

@@ -45,7 +45,9 @@ impl UpdateState {
     /// an error (the trusted version must not silently reset).
     pub fn load(path: &Path) -> Result<UpdateState, String> {
         match std::fs::read_to_string(path) {
-            Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{} is damaged: {e}", path.display())),
+            Ok(t) => {
+                serde_json::from_str(&t).map_err(|e| format!("{} is damaged: {e}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UpdateState::default()),
             Err(e) => Err(format!("reading {}: {e}", path.display())),
         }

@@ -247,7 +247,12 @@ impl Server {
     }
 
     /// The install command of `platform`.
-    pub fn install_command_for(&self, platform: &str, key: &str, server_url: Option<&str>) -> String {
+    pub fn install_command_for(
+        &self,
+        platform: &str,
+        key: &str,
+        server_url: Option<&str>,
+    ) -> String {
         let mut args = vec!["install-command", "--platform", platform, "--key", key];
         if let Some(u) = server_url {
             args.push("--server");

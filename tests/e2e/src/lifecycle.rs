@@ -38,7 +38,9 @@ pub fn stamp_version(src: &Path, dst: &Path, version: &str) {
     fs::set_permissions(dst, fs::Permissions::from_mode(0o755)).expect("chmod");
     let out = run(Command::new(dst).arg("--version"));
     assert!(
-        String::from_utf8_lossy(&out.stdout).trim().ends_with(version),
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .ends_with(version),
         "the stamped copy reports {version}: {:?}",
         out
     );
@@ -48,7 +50,11 @@ pub fn stamp_version(src: &Path, dst: &Path, version: &str) {
 /// release whose agent never comes online), compiled with the host's cc.
 pub fn hanging_binary(dir: &Path) -> PathBuf {
     let src = dir.join("hang.c");
-    fs::write(&src, "#include <unistd.h>\nint main(void){for(;;)pause();}\n").expect("hang.c");
+    fs::write(
+        &src,
+        "#include <unistd.h>\nint main(void){for(;;)pause();}\n",
+    )
+    .expect("hang.c");
     let out_path = dir.join("hang");
     let o = run(Command::new("cc").arg(&src).arg("-o").arg(&out_path));
     assert!(o.status.success(), "cc hang.c: {}", stderr(&o));
@@ -73,7 +79,11 @@ pub fn publish(server: &Server, version: &str, agent: &Path, updater: Option<&Pa
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = server.cli(&args);
-    assert!(out.status.success(), "release add {version}: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "release add {version}: {}",
+        stderr(&out)
+    );
 }
 
 /// The executable a process runs (`/proc/<pid>/exe`).
@@ -87,11 +97,15 @@ pub fn configure_updater(agent: &Agent, toml: &str) {
     fs::write(agent.prefix.join("conf/update.toml"), toml).expect("update.toml");
     let old = agent.update_pid().expect("ward-update runs");
     crate::signal(old, libc::SIGKILL);
-    wait_for("ward-update restarted by the agent", Duration::from_secs(10), || {
-        agent
-            .update_pid()
-            .filter(|p| *p != old && Path::new(&format!("/proc/{p}")).exists())
-    });
+    wait_for(
+        "ward-update restarted by the agent",
+        Duration::from_secs(10),
+        || {
+            agent
+                .update_pid()
+                .filter(|p| *p != old && Path::new(&format!("/proc/{p}")).exists())
+        },
+    );
 }
 
 /// The asset's lifecycle events (newest first).
@@ -110,15 +124,23 @@ pub fn wait_lifecycle(
     detail: Option<&str>,
     timeout: Duration,
 ) -> Value {
-    wait_for(&format!("lifecycle {kind}/{detail:?} of {id}"), timeout, || {
-        lifecycle(server, id)
-            .into_iter()
-            .find(|e| e["kind"] == kind && detail.is_none_or(|d| e["detail"] == d))
-    })
+    wait_for(
+        &format!("lifecycle {kind}/{detail:?} of {id}"),
+        timeout,
+        || {
+            lifecycle(server, id)
+                .into_iter()
+                .find(|e| e["kind"] == kind && detail.is_none_or(|d| e["detail"] == d))
+        },
+    )
 }
 
 /// `ward-update check --prefix` (through the installed link).
-pub fn update_check(agent: &Agent, env: &[(&str, &str)], faketime: Option<&str>) -> std::process::Output {
+pub fn update_check(
+    agent: &Agent,
+    env: &[(&str, &str)],
+    faketime: Option<&str>,
+) -> std::process::Output {
     let bin = agent.prefix.join("bin/ward-update");
     let mut cmd = match faketime {
         Some(offset) => {
@@ -142,7 +164,10 @@ impl Server {
         let log = self.log();
         let password = log
             .lines()
-            .find_map(|l| l.split("Console password (shown only this once; user admin): ").nth(1))
+            .find_map(|l| {
+                l.split("Console password (shown only this once; user admin): ")
+                    .nth(1)
+            })
             .map(|p| p.split_whitespace().next().unwrap_or("").to_string())
             .expect("the server printed the console password");
         let jar = self.data().join("e2e-cookies.txt");

@@ -57,12 +57,24 @@ impl Binfmt {
                 .args(["-t", "binfmt_misc", "binfmt_misc", BINFMT])
                 .output()
                 .expect("mount");
-            assert!(o.status.success(), "mounting binfmt_misc: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "mounting binfmt_misc: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             b.mounted = true;
         }
         for a in arches {
-            assert!(Path::new(a.qemu).is_file(), "{} is missing (Debian qemu-user-static)", a.qemu);
-            assert!(Path::new(a.sysroot).is_dir(), "{} is missing (the cross C library)", a.sysroot);
+            assert!(
+                Path::new(a.qemu).is_file(),
+                "{} is missing (Debian qemu-user-static)",
+                a.qemu
+            );
+            assert!(
+                Path::new(a.sysroot).is_dir(),
+                "{} is missing (the cross C library)",
+                a.sysroot
+            );
             let name = format!("ward-e2e-{}-{}", a.platform, std::process::id());
             let line = format!(":{name}:M::{}:{}:{}:F", a.magic, a.mask, a.qemu);
             fs::write(Path::new(BINFMT).join("register"), line).expect("register binfmt entry");

@@ -58,8 +58,14 @@ fn next_patch(v: &str, add: u64) -> String {
 fn published_release_is_picked_up_and_runs_from_its_version_dir() {
     let server = Server::start();
     let (agent, id) = installed(&server);
-    assert_eq!(linked(&agent, "ward-agent"), format!("../agent/{V0}/ward-agent"));
-    assert_eq!(linked(&agent, "ward-update"), format!("../update/{V0}/ward-update"));
+    assert_eq!(
+        linked(&agent, "ward-agent"),
+        format!("../agent/{V0}/ward-agent")
+    );
+    assert_eq!(
+        linked(&agent, "ward-update"),
+        format!("../update/{V0}/ward-update")
+    );
     // Check every 10 s, no jitter: the release is found by the schedule.
     configure_updater(
         &agent,
@@ -68,35 +74,68 @@ fn published_release_is_picked_up_and_runs_from_its_version_dir() {
 
     let n1 = next_patch(V0, 1);
     let dir = tempfile::tempdir().unwrap();
-    let (a1, u1) = (dir.path().join("ward-agent"), dir.path().join("ward-update"));
+    let (a1, u1) = (
+        dir.path().join("ward-agent"),
+        dir.path().join("ward-update"),
+    );
     stamp_version(&bin("ward-agent"), &a1, &n1);
     stamp_version(&bin("ward-update"), &u1, &n1);
     publish(&server, &n1, &a1, Some(&u1));
     let published = Instant::now();
 
-    let a = wait_for("the API reports the new version", Duration::from_secs(60), || {
-        let a = server.asset(&id);
-        (a["agent_version"] == n1.as_str() && a["status"] == "protected").then_some(a)
-    });
+    let a = wait_for(
+        "the API reports the new version",
+        Duration::from_secs(60),
+        || {
+            let a = server.asset(&id);
+            (a["agent_version"] == n1.as_str() && a["status"] == "protected").then_some(a)
+        },
+    );
     eprintln!("picked up and online after {:?}", published.elapsed());
     assert_eq!(a["agent_version"], n1.as_str());
     // It really runs from agent/<N+1>/: the link and the process's executable.
-    assert_eq!(linked(&agent, "ward-agent"), format!("../agent/{n1}/ward-agent"));
+    assert_eq!(
+        linked(&agent, "ward-agent"),
+        format!("../agent/{n1}/ward-agent")
+    );
     let pid = agent.pid().expect("agent pid");
     let exe = exe_of(pid).expect("agent exe");
     assert_eq!(exe, agent.prefix.join(format!("agent/{n1}/ward-agent")));
-    assert_eq!(fs::read(&exe).unwrap(), fs::read(&a1).unwrap(), "the published bytes");
+    assert_eq!(
+        fs::read(&exe).unwrap(),
+        fs::read(&a1).unwrap(),
+        "the published bytes"
+    );
     // The previous version stays on disk for a rollback.
-    assert!(agent.prefix.join(format!("agent/{V0}/ward-agent")).is_file());
+    assert!(agent
+        .prefix
+        .join(format!("agent/{V0}/ward-agent"))
+        .is_file());
     // The report reached the asset.
-    let e = wait_lifecycle(&server, &id, "update_installed", None, Duration::from_secs(10));
-    assert_eq!((e["from_version"].as_str(), e["to_version"].as_str()), (Some(V0), Some(n1.as_str())));
+    let e = wait_lifecycle(
+        &server,
+        &id,
+        "update_installed",
+        None,
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        (e["from_version"].as_str(), e["to_version"].as_str()),
+        (Some(V0), Some(n1.as_str()))
+    );
     // The updater switched to the release's ward-update and re-executed.
-    wait_for("ward-update runs the new release", Duration::from_secs(20), || {
-        let p = agent.update_pid()?;
-        (exe_of(p)? == agent.prefix.join(format!("update/{n1}/ward-update"))).then_some(())
-    });
-    assert_eq!(linked(&agent, "ward-update"), format!("../update/{n1}/ward-update"));
+    wait_for(
+        "ward-update runs the new release",
+        Duration::from_secs(20),
+        || {
+            let p = agent.update_pid()?;
+            (exe_of(p)? == agent.prefix.join(format!("update/{n1}/ward-update"))).then_some(())
+        },
+    );
+    assert_eq!(
+        linked(&agent, "ward-update"),
+        format!("../update/{n1}/ward-update")
+    );
     // Nothing half-done is left in agent/.
     let leftovers: Vec<_> = fs::read_dir(agent.prefix.join("agent"))
         .unwrap()
@@ -111,7 +150,10 @@ fn release_that_never_comes_online_is_rolled_back_within_the_deadline() {
     let server = Server::start();
     let (agent, id) = installed(&server);
     let deadline = Duration::from_secs(15);
-    configure_updater(&agent, &format!("health_deadline_secs = {}\n", deadline.as_secs()));
+    configure_updater(
+        &agent,
+        &format!("health_deadline_secs = {}\n", deadline.as_secs()),
+    );
     let old_pid = agent.pid().expect("agent pid");
 
     // A real executable for this platform that runs and never connects.
@@ -123,20 +165,36 @@ fn release_that_never_comes_online_is_rolled_back_within_the_deadline() {
     let started = Instant::now();
     let out = update_check(&agent, &[], None);
     let took = started.elapsed();
-    assert_eq!(out.status.code(), Some(4), "rolled back: {} {}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "rolled back: {} {}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(
         took <= deadline + Duration::from_secs(10),
         "rollback took {took:?}, deadline {deadline:?}"
     );
-    assert!(stderr(&out).contains(&format!("ward-agent {bad} did not come online")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("ward-agent {bad} did not come online")),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains(&format!("rolled back to {V0}")));
     // The old version runs again, online, from its own directory.
-    assert_eq!(linked(&agent, "ward-agent"), format!("../agent/{V0}/ward-agent"));
+    assert_eq!(
+        linked(&agent, "ward-agent"),
+        format!("../agent/{V0}/ward-agent")
+    );
     let a = wait_status(&server, &id, "protected", None, Duration::from_secs(10));
     assert_eq!(a["agent_version"], V0);
     let pid = agent.pid().expect("agent pid");
     assert_ne!(pid, old_pid, "the agent was restarted");
-    assert_eq!(exe_of(pid).unwrap(), agent.prefix.join(format!("agent/{V0}/ward-agent")));
+    assert_eq!(
+        exe_of(pid).unwrap(),
+        agent.prefix.join(format!("agent/{V0}/ward-agent"))
+    );
     // The hung release process is gone.
     let hung_exe = agent.prefix.join(format!("agent/{bad}/ward-agent"));
     let survivors: Vec<_> = fs::read_dir("/proc")
@@ -144,21 +202,43 @@ fn release_that_never_comes_online_is_rolled_back_within_the_deadline() {
         .filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
         .filter(|p| exe_of(*p).as_deref() == Some(hung_exe.as_path()))
         .collect();
-    assert!(survivors.is_empty(), "the never-online agent still runs: {survivors:?}");
+    assert!(
+        survivors.is_empty(),
+        "the never-online agent still runs: {survivors:?}"
+    );
     // The asset shows the failed update, with the reason.
-    let e = wait_lifecycle(&server, &id, "update_rolled_back", None, Duration::from_secs(10));
+    let e = wait_lifecycle(
+        &server,
+        &id,
+        "update_rolled_back",
+        None,
+        Duration::from_secs(10),
+    );
     assert_eq!(e["to_version"], bad.as_str());
-    assert!(e["message"].as_str().unwrap().contains("did not come online"), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not come online"),
+        "{e}"
+    );
     assert!(update_log(&agent).contains("did not come online"));
     // The console's asset page shows it too.
     let page = server.console_page(&format!("/console/assets/{id}"));
-    assert!(page.contains("Rolled back") && page.contains(&bad), "asset page shows the failed update");
+    assert!(
+        page.contains("Rolled back") && page.contains(&bad),
+        "asset page shows the failed update"
+    );
 
     // The bad release is not retried; a release that exits at once is
     // rolled back at once.
     let again = update_check(&agent, &[], None);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
-    assert!(stdout(&again).contains("rolled back on this host before"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("rolled back on this host before"),
+        "{}",
+        stdout(&again)
+    );
     let exits = next_patch(V0, 2);
     publish(&server, &exits, Path::new("/bin/false"), None);
     let started = Instant::now();
@@ -166,7 +246,13 @@ fn release_that_never_comes_online_is_rolled_back_within_the_deadline() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("exited at start"), "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(10));
-    wait_lifecycle(&server, &id, "update_rolled_back", Some("exited_at_start"), Duration::from_secs(10));
+    wait_lifecycle(
+        &server,
+        &id,
+        "update_rolled_back",
+        Some("exited_at_start"),
+        Duration::from_secs(10),
+    );
     wait_status(&server, &id, "protected", None, Duration::from_secs(10));
 }
 
@@ -176,10 +262,25 @@ fn tampered_badly_signed_older_and_expired_releases_are_refused() {
     let (agent, id) = installed(&server);
     let dir = tempfile::tempdir().unwrap();
     let refused = |server: &Server, out: &std::process::Output, cause: &str, detail: &str| {
-        assert_eq!(out.status.code(), Some(3), "refused: {} {}", stdout(out), stderr(out));
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "refused: {} {}",
+            stdout(out),
+            stderr(out)
+        );
         assert!(stderr(out).contains(cause), "{cause:?} in {}", stderr(out));
-        assert_eq!(linked(&agent, "ward-agent"), format!("../agent/{V0}/ward-agent"));
-        wait_lifecycle(server, &id, "update_refused", Some(detail), Duration::from_secs(10))
+        assert_eq!(
+            linked(&agent, "ward-agent"),
+            format!("../agent/{V0}/ward-agent")
+        );
+        wait_lifecycle(
+            server,
+            &id,
+            "update_refused",
+            Some(detail),
+            Duration::from_secs(10),
+        )
     };
 
     // Older than what runs.
@@ -201,7 +302,9 @@ fn tampered_badly_signed_older_and_expired_releases_are_refused() {
     let a1 = dir.path().join("n1");
     stamp_version(&bin("ward-agent"), &a1, &n1);
     publish(&server, &n1, &a1, None);
-    let stored = server.data().join(format!("releases/{n1}/linux-x86_64/ward-agent"));
+    let stored = server
+        .data()
+        .join(format!("releases/{n1}/linux-x86_64/ward-agent"));
     let mut bytes = fs::read(&stored).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
@@ -213,14 +316,22 @@ fn tampered_badly_signed_older_and_expired_releases_are_refused() {
         "tampered",
     );
     assert_eq!(e["to_version"], n1.as_str());
-    assert!(!agent.prefix.join(format!("agent/{n1}")).exists(), "nothing of it is installed");
+    assert!(
+        !agent.prefix.join(format!("agent/{n1}")).exists(),
+        "nothing of it is installed"
+    );
     assert!(update_log(&agent).contains("tampered with"));
 
     // Expired: this host's clock 8 days ahead (metadata lives 7 days). The
     // check runs in-process under faketime, so no `run` may hold the lock.
     agent.kill9_all();
     let out = update_check(&agent, &[], Some("+8d"));
-    let e = refused(&server, &out, "release metadata expired", "expired_metadata");
+    let e = refused(
+        &server,
+        &out,
+        "release metadata expired",
+        "expired_metadata",
+    );
     assert!(e["message"].as_str().unwrap().contains("stale"), "{e}");
     let start = std::process::Command::new(agent.agent_bin())
         .args(["start", "--prefix"])
@@ -228,7 +339,11 @@ fn tampered_badly_signed_older_and_expired_releases_are_refused() {
         .output()
         .unwrap();
     assert!(start.status.success(), "{}", stderr(&start));
-    wait_for("ward-update started again by the agent", Duration::from_secs(10), || agent.update_pid());
+    wait_for(
+        "ward-update started again by the agent",
+        Duration::from_secs(10),
+        || agent.update_pid(),
+    );
 
     // Bad signature: the server's release key replaced (a new key at
     // restart); the agent keeps trusting the key it got at enrollment.
@@ -240,7 +355,10 @@ fn tampered_badly_signed_older_and_expired_releases_are_refused() {
         "release metadata is not signed by the trusted release key",
         "bad_signature",
     );
-    assert!(e["message"].as_str().unwrap().contains("not signed by the trusted release key"));
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("not signed by the trusted release key"));
     assert!(update_log(&agent).contains("not signed by the trusted release key"));
     // Through all of it the agent stayed protected on its version.
     let a = wait_status(&server, &id, "protected", None, Duration::from_secs(10));
@@ -262,7 +380,9 @@ fn guardians_restart_each_other_after_kill_9_without_systemd() {
         ward_e2e::signal(old, libc::SIGKILL);
         let killed = Instant::now();
         let new = wait_for("ward-agent running again", Duration::from_secs(10), || {
-            agent.pid().filter(|p| *p != old && Path::new(&format!("/proc/{p}")).exists())
+            agent
+                .pid()
+                .filter(|p| *p != old && Path::new(&format!("/proc/{p}")).exists())
         });
         eprintln!("ward-agent back after {:?}", killed.elapsed());
         assert_ne!(new, old);
@@ -272,7 +392,9 @@ fn guardians_restart_each_other_after_kill_9_without_systemd() {
         ward_e2e::signal(old, libc::SIGKILL);
         let killed = Instant::now();
         wait_for("ward-update running again", Duration::from_secs(10), || {
-            agent.update_pid().filter(|p| *p != old && Path::new(&format!("/proc/{p}")).exists())
+            agent
+                .update_pid()
+                .filter(|p| *p != old && Path::new(&format!("/proc/{p}")).exists())
         });
         eprintln!("ward-update back after {:?}", killed.elapsed());
     }
@@ -289,26 +411,40 @@ fn guardians_restart_each_other_after_kill_9_without_systemd() {
         if update_log(&agent).contains("ward-agent is crash-looping") {
             break;
         }
-        if let Some(p) = agent.pid().filter(|p| Path::new(&format!("/proc/{p}")).exists()) {
+        if let Some(p) = agent
+            .pid()
+            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+        {
             ward_e2e::signal(p, libc::SIGKILL);
             kills += 1;
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert!(update_log(&agent).contains("ward-agent is crash-looping"), "after {kills} kills");
+    assert!(
+        update_log(&agent).contains("ward-agent is crash-looping"),
+        "after {kills} kills"
+    );
     let e = wait_lifecycle(&server, &id, "crash_loop", None, Duration::from_secs(10));
     assert_eq!(e["program"], "ward-agent");
     // Backed off: not restarted at once…
     let entered = Instant::now();
     std::thread::sleep(Duration::from_secs(3));
     assert!(
-        agent.pid().is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()),
+        agent
+            .pid()
+            .is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()),
         "no restart during the backoff"
     );
     // …but after it (10 s).
-    wait_for("ward-agent started after the backoff", Duration::from_secs(20), || {
-        agent.pid().filter(|p| Path::new(&format!("/proc/{p}")).exists())
-    });
+    wait_for(
+        "ward-agent started after the backoff",
+        Duration::from_secs(20),
+        || {
+            agent
+                .pid()
+                .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+        },
+    );
     assert!(entered.elapsed() >= Duration::from_secs(5));
     wait_status(&server, &id, "protected", None, Duration::from_secs(10));
 
@@ -320,7 +456,9 @@ fn guardians_restart_each_other_after_kill_9_without_systemd() {
         .unwrap();
     assert!(st.status.success());
     std::thread::sleep(Duration::from_secs(4));
-    assert!(agent.pid().is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()));
+    assert!(agent
+        .pid()
+        .is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()));
 }
 
 #[test]
@@ -329,21 +467,39 @@ fn agent_over_its_memory_cap_restarts_itself_and_reports_it() {
     let (agent, id) = installed(&server);
     let toml_path = agent.prefix.join("conf/agent.toml");
     let normal = fs::read_to_string(&toml_path).unwrap();
-    let capped = normal.replace("max_rss_mib = 200", "max_rss_mib = 1").replace("check_secs = 5", "check_secs = 1");
+    let capped = normal
+        .replace("max_rss_mib = 200", "max_rss_mib = 1")
+        .replace("check_secs = 5", "check_secs = 1");
     assert_ne!(capped, normal, "agent.toml has the watchdog keys");
     fs::write(&toml_path, &capped).unwrap();
     let old = agent.pid().unwrap();
     ward_e2e::signal(old, libc::SIGTERM); // the guardian starts it with the new caps
-    let e = wait_lifecycle(&server, &id, "resource_cap", Some("rss"), Duration::from_secs(20));
-    assert!(e["message"].as_str().unwrap().contains("over the cap of 1 MiB"), "{e}");
+    let e = wait_lifecycle(
+        &server,
+        &id,
+        "resource_cap",
+        Some("rss"),
+        Duration::from_secs(20),
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the cap of 1 MiB"),
+        "{e}"
+    );
     let log = fs::read_to_string(agent.prefix.join("log/agent.log")).unwrap();
     assert!(log.contains("over the cap of 1 MiB; restarting cleanly"));
     // Fixed caps: the next fresh process stays up.
     fs::write(&toml_path, &normal).unwrap();
-    wait_for("a stable agent under the normal caps", Duration::from_secs(20), || {
-        let p = agent.pid()?;
-        std::thread::sleep(Duration::from_secs(3));
-        (agent.pid() == Some(p) && Path::new(&format!("/proc/{p}")).exists()).then_some(p)
-    });
+    wait_for(
+        "a stable agent under the normal caps",
+        Duration::from_secs(20),
+        || {
+            let p = agent.pid()?;
+            std::thread::sleep(Duration::from_secs(3));
+            (agent.pid() == Some(p) && Path::new(&format!("/proc/{p}")).exists()).then_some(p)
+        },
+    );
     wait_status(&server, &id, "protected", None, Duration::from_secs(10));
 }

@@ -44,8 +44,14 @@ fn i686_and_aarch64_agents_under_qemu_enroll_and_reach_protected() {
         &[("WARD_PACKAGES_DIR", pkgs.path().to_str().unwrap())],
     );
     // Sanity: the packages are what their names say.
-    assert_eq!(elf_class_machine(&pkgs.path().join("linux-i686/ward-agent")), (1, 3));
-    assert_eq!(elf_class_machine(&pkgs.path().join("linux-aarch64/ward-agent")), (2, 183));
+    assert_eq!(
+        elf_class_machine(&pkgs.path().join("linux-i686/ward-agent")),
+        (1, 3)
+    );
+    assert_eq!(
+        elf_class_machine(&pkgs.path().join("linux-aarch64/ward-agent")),
+        (2, 183)
+    );
     let _binfmt = Binfmt::register(&[&I686, &AARCH64]);
     let (_id, secret) = server.create_key("e2e-qemu");
 
@@ -53,7 +59,10 @@ fn i686_and_aarch64_agents_under_qemu_enroll_and_reach_protected() {
     for arch in [&I686, &AARCH64] {
         // The install command the server prints for that platform.
         let cmd = server.install_command_for(arch.platform, &secret, None);
-        assert!(cmd.contains(&format!("--platform {}", arch.platform)), "{cmd}");
+        assert!(
+            cmd.contains(&format!("--platform {}", arch.platform)),
+            "{cmd}"
+        );
         let agent = Agent::new_prefix();
         let out = agent.install(&cmd, None, &[("QEMU_LD_PREFIX", arch.sysroot)]);
         assert!(
@@ -64,21 +73,33 @@ fn i686_and_aarch64_agents_under_qemu_enroll_and_reach_protected() {
             stderr(&out),
             server.log()
         );
-        assert!(stdout(&out).contains("ward-update 0.1.0 running"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("ward-update 0.1.0 running"),
+            "{}",
+            stdout(&out)
+        );
         let id = agent.agent_id();
         let a = wait_status(&server, &id, "protected", None, Duration::from_secs(30));
         assert_eq!(a["platform"], arch.platform);
         // It really is the foreign build, run by qemu.
         let pid = agent.pid().expect("agent pid");
         let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-        assert_eq!(exe, Path::new(arch.qemu), "{} runs under qemu", arch.platform);
+        assert_eq!(
+            exe,
+            Path::new(arch.qemu),
+            "{} runs under qemu",
+            arch.platform
+        );
         let installed = agent.prefix.join("agent/0.1.0/ward-agent");
         assert_eq!(
             fs::read(&installed).unwrap(),
             fs::read(pkgs.path().join(arch.platform).join("ward-agent")).unwrap()
         );
         let upid = agent.update_pid().expect("ward-update runs");
-        assert_eq!(fs::read_link(format!("/proc/{upid}/exe")).unwrap(), Path::new(arch.qemu));
+        assert_eq!(
+            fs::read_link(format!("/proc/{upid}/exe")).unwrap(),
+            Path::new(arch.qemu)
+        );
         agents.push((agent, id));
     }
     // Two assets, both protected at once.
@@ -118,7 +139,10 @@ fn x86_64_package_is_a_static_musl_executable_that_enrolls() {
             assert_ne!(tag, 1, "no DT_NEEDED: it loads no shared library");
         }
     }
-    let file = std::process::Command::new("file").arg(&musl).output().unwrap();
+    let file = std::process::Command::new("file")
+        .arg(&musl)
+        .output()
+        .unwrap();
     let file = String::from_utf8_lossy(&file.stdout);
     assert!(file.contains("static"), "file(1) says static: {file}");
 

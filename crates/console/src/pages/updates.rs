@@ -44,7 +44,11 @@ pub fn parse_form(f: &RolloutForm) -> Result<Rollout, String> {
         .parse::<u8>()
         .ok()
         .filter(|p| *p <= 100)
-        .ok_or_else(|| format!("The percentage must be a whole number from 0 to 100, got \u{201c}{pct}\u{201d}."))?;
+        .ok_or_else(|| {
+            format!(
+                "The percentage must be a whole number from 0 to 100, got \u{201c}{pct}\u{201d}."
+            )
+        })?;
     let pin = f.pinned_version.trim();
     let r = Rollout {
         pinned_version: (!pin.is_empty()).then(|| pin.to_string()),
@@ -110,12 +114,16 @@ fn render(
     values: Option<&RolloutForm>,
 ) -> Markup {
     let now = now_ms();
-    let pin = values.map_or(rollout.pinned_version.clone().unwrap_or_default(), |v| v.pinned_version.clone());
+    let pin = values.map_or(rollout.pinned_version.clone().unwrap_or_default(), |v| {
+        v.pinned_version.clone()
+    });
     let pct = values.map_or(rollout.percentage.to_string(), |v| v.percentage.clone());
     let groups = values.map_or(rollout.groups.join(", "), |v| v.groups.clone());
     let header = view::page_header(
         "Agent updates",
-        Some(html! { "Signed agent releases and how they roll out. Updaters check every hour and on command; a release whose agent does not come online is rolled back on that host." }),
+        Some(
+            html! { "Signed agent releases and how they roll out. Updaters check every hour and on command; a release whose agent does not come online is rolled back on that host." },
+        ),
         None,
     );
     let content = html! {
@@ -184,10 +192,22 @@ pub async fn page(
         .list_releases()
         .await
         .map_err(|e| PageError::store("listing releases", e))?;
-    let flash = (q.msg.as_deref() == Some("saved"))
-        .then(|| components::flash("ok", html! { "Rollout saved. Updaters follow it at their next check." }));
+    let flash = (q.msg.as_deref() == Some("saved")).then(|| {
+        components::flash(
+            "ok",
+            html! { "Rollout saved. Updaters follow it at their next check." },
+        )
+    });
     Ok(Html(
-        render(&a.csrf, &rollout, &releases, host.release_key().as_deref(), flash, None).into_string(),
+        render(
+            &a.csrf,
+            &rollout,
+            &releases,
+            host.release_key().as_deref(),
+            flash,
+            None,
+        )
+        .into_string(),
     ))
 }
 
@@ -208,7 +228,14 @@ pub async fn save(
         .map_err(|e| PageError::store("listing releases", e))?;
     let invalid = |msg: String| {
         let flash = components::flash("crit", html! { (msg) " Nothing was changed." });
-        let body = render(&a.csrf, &rollout, &releases, host.release_key().as_deref(), Some(flash), Some(&f));
+        let body = render(
+            &a.csrf,
+            &rollout,
+            &releases,
+            host.release_key().as_deref(),
+            Some(flash),
+            Some(&f),
+        );
         (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response()
     };
     let new = match parse_form(&f) {
@@ -242,8 +269,12 @@ mod tests {
         assert_eq!(r.groups, vec!["canary".to_string(), "staging".to_string()]);
         let r = parse_form(&form("", "100", "")).unwrap();
         assert_eq!(r, Rollout::default());
-        assert!(parse_form(&form("", "101", "")).unwrap_err().contains("0 to 100"));
+        assert!(parse_form(&form("", "101", ""))
+            .unwrap_err()
+            .contains("0 to 100"));
         assert!(parse_form(&form("", "ten", "")).is_err());
-        assert!(parse_form(&form("latest", "10", "")).unwrap_err().contains("pinned_version"));
+        assert!(parse_form(&form("latest", "10", ""))
+            .unwrap_err()
+            .contains("pinned_version"));
     }
 }

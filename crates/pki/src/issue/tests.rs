@@ -198,7 +198,11 @@ fn release_key_is_0600_stable_distinct_and_verifiable_with_openssl() {
     let msg = b"ward release metadata v1\n{}";
     let d = dir.path().display();
     std::fs::write(dir.path().join("msg"), msg).unwrap();
-    std::fs::write(dir.path().join("sig"), STANDARD.decode(key.sign(msg)).unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("sig"),
+        STANDARD.decode(key.sign(msg)).unwrap(),
+    )
+    .unwrap();
     let out = sh(&format!(
         "openssl pkey -in '{}' -pubout -out '{d}/pub.pem' && \
          openssl pkeyutl -verify -pubin -inkey '{d}/pub.pem' -rawin -in '{d}/msg' -sigfile '{d}/sig'",

@@ -129,6 +129,8 @@ pub async fn download(
         .get(&path)
         .await
         .map_err(|e| HttpError::internal("reading a release file failed", e))?
-        .ok_or_else(|| HttpError::not_found(format!("release {version} has no {file} for {platform}")))?;
+        .ok_or_else(|| {
+            HttpError::not_found(format!("release {version} has no {file} for {platform}"))
+        })?;
     Ok(bytes_response(&pkg))
 }

@@ -233,7 +233,10 @@ mod tests {
             e[0].platforms.keys().collect::<Vec<_>>(),
             ["linux-aarch64", "linux-x86_64"]
         );
-        assert_eq!(e[0].platforms["linux-x86_64"].update.as_ref().unwrap().size, 5);
+        assert_eq!(
+            e[0].platforms["linux-x86_64"].update.as_ref().unwrap().size,
+            5
+        );
         assert!(e[0].platforms["linux-aarch64"].update.is_none());
         assert_eq!(e[1].version, "0.3.0");
     }
@@ -241,7 +244,9 @@ mod tests {
     #[tokio::test]
     async fn metadata_is_signed_verifiable_and_re_signed_on_change() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ward_store_sqlite::SqliteStore::open_in_memory().await.unwrap();
+        let store = ward_store_sqlite::SqliteStore::open_in_memory()
+            .await
+            .unwrap();
         let key = ReleaseKey::load_or_create(&dir.path().join("k")).unwrap();
         let r = Releases::new(key, 3600, dir.path().join("releases"));
         let trusted = ward_release::TrustedKey::parse(r.public_key()).unwrap();
@@ -254,7 +259,10 @@ mod tests {
         let again = r.metadata(&store, now + 1000).await.unwrap();
         assert_eq!(again.version, 1);
         // A new release: re-signed at once with a higher version.
-        store.add_release(&row("0.2.0", "linux-x86_64", false)).await.unwrap();
+        store
+            .add_release(&row("0.2.0", "linux-x86_64", false))
+            .await
+            .unwrap();
         let changed = r.metadata(&store, now + 3000).await.unwrap();
         let m = ward_release::verify(&changed.envelope, &trusted).unwrap();
         assert_eq!(m.version, 2);

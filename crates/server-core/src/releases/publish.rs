@@ -203,16 +203,27 @@ mod tests {
     #[test]
     fn executables_must_match_the_platform() {
         assert!(check_executable(&elf(62, 2, 2), "linux-x86_64", "f").is_ok());
-        assert!(check_executable(&elf(62, 2, 3), "linux-x86_64", "f").is_ok(), "PIE");
+        assert!(
+            check_executable(&elf(62, 2, 3), "linux-x86_64", "f").is_ok(),
+            "PIE"
+        );
         assert!(check_executable(&elf(3, 1, 2), "linux-i686", "f").is_ok());
         assert!(check_executable(&elf(183, 2, 3), "linux-aarch64", "f").is_ok());
         let e = check_executable(&elf(183, 2, 2), "linux-x86_64", "f").unwrap_err();
         assert!(e.contains("another CPU") && e.contains("x86-64"), "{e}");
-        assert!(check_executable(&elf(62, 1, 2), "linux-x86_64", "f").is_err(), "32-bit");
-        assert!(check_executable(&elf(62, 2, 1), "linux-x86_64", "f").is_err(), "object");
-        assert!(check_executable(b"#!/bin/sh\nexit 0\n", "linux-x86_64", "f")
-            .unwrap_err()
-            .contains("not an ELF"));
+        assert!(
+            check_executable(&elf(62, 1, 2), "linux-x86_64", "f").is_err(),
+            "32-bit"
+        );
+        assert!(
+            check_executable(&elf(62, 2, 1), "linux-x86_64", "f").is_err(),
+            "object"
+        );
+        assert!(
+            check_executable(b"#!/bin/sh\nexit 0\n", "linux-x86_64", "f")
+                .unwrap_err()
+                .contains("not an ELF")
+        );
         assert!(check_executable(b"", "linux-x86_64", "f").is_err());
         // The test binary itself is a real x86-64 executable.
         let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
@@ -225,7 +236,9 @@ mod tests {
     #[tokio::test]
     async fn publish_copies_records_and_refuses_duplicates_and_junk() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ward_store_sqlite::SqliteStore::open_in_memory().await.unwrap();
+        let store = ward_store_sqlite::SqliteStore::open_in_memory()
+            .await
+            .unwrap();
         let bin = dir.path().join("ward-agent");
         let bytes = elf(62, 2, 2);
         std::fs::write(&bin, &bytes).unwrap();
@@ -262,7 +275,10 @@ mod tests {
                 update: None,
                 notes: None,
             };
-            assert!(publish(&store, &rel, &req).await.is_err(), "{version} {platform}");
+            assert!(
+                publish(&store, &rel, &req).await.is_err(),
+                "{version} {platform}"
+            );
         }
         assert!(!rel.join("0.3.0").exists());
         assert_eq!(store.list_releases().await.unwrap().len(), 1);

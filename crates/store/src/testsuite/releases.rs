@@ -82,14 +82,23 @@ fn event(asset: &str, at: i64, kind: &str) -> NewLifecycleEvent {
 pub async fn lifecycle_events_newest_first_per_asset(store: &dyn Store) {
     add_host(store, "ag_a", "a.example", &[]).await;
     add_host(store, "ag_b", "b.example", &[]).await;
-    assert!(store.lifecycle_events("ag_a", 0).await.expect("list").is_empty());
+    assert!(store
+        .lifecycle_events("ag_a", 0)
+        .await
+        .expect("list")
+        .is_empty());
     let kinds = ["update_installed", "update_refused", "crash_loop"];
     let mut stored = Vec::new();
     for (i, k) in kinds.iter().enumerate() {
         let e = event("ag_a", T0 + i as i64, k);
         let got = store.add_lifecycle_event(&e).await.expect("add");
         assert_eq!(
-            (got.asset_id.as_str(), got.at, got.received_at, got.kind.as_str()),
+            (
+                got.asset_id.as_str(),
+                got.at,
+                got.received_at,
+                got.kind.as_str()
+            ),
             (e.asset_id.as_str(), e.at, e.received_at, e.kind.as_str())
         );
         assert_eq!(got.message, e.message);
@@ -105,9 +114,19 @@ pub async fn lifecycle_events_newest_first_per_asset(store: &dyn Store) {
     stored.reverse();
     assert_eq!(listed, stored, "newest first, only this asset's");
     assert!(listed.windows(2).all(|w| w[0].seq > w[1].seq));
-    assert_eq!(store.lifecycle_events("ag_a", 2).await.expect("list").len(), 2);
-    assert_eq!(store.lifecycle_events("ag_b", 0).await.expect("list").len(), 1);
-    assert!(store.lifecycle_events("ag_none", 0).await.expect("list").is_empty());
+    assert_eq!(
+        store.lifecycle_events("ag_a", 2).await.expect("list").len(),
+        2
+    );
+    assert_eq!(
+        store.lifecycle_events("ag_b", 0).await.expect("list").len(),
+        1
+    );
+    assert!(store
+        .lifecycle_events("ag_none", 0)
+        .await
+        .expect("list")
+        .is_empty());
     let e = store
         .add_lifecycle_event(&event("ag_none", T0, "crash_loop"))
         .await
