@@ -52,17 +52,20 @@ impl Default for AgentConfig {
 /// Log levels `log_level` accepts.
 pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 
+/// The problem with a `log_level` value, if any.
+pub fn log_level_problem(level: &str) -> Option<String> {
+    (!LOG_LEVELS.contains(&level)).then(|| {
+        format!(
+            "log_level must be one of {}, got {level:?}",
+            LOG_LEVELS.join(", ")
+        )
+    })
+}
+
 impl AgentConfig {
     /// What is wrong with the values, one sentence each.
     pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if !LOG_LEVELS.contains(&self.log_level.as_str()) {
-            p.push(format!(
-                "log_level must be one of {}, got {:?}",
-                LOG_LEVELS.join(", "),
-                self.log_level
-            ));
-        }
+        let mut p: Vec<String> = log_level_problem(&self.log_level).into_iter().collect();
         if self.reconnect_min_backoff_ms == 0 {
             p.push("reconnect_min_backoff_ms must be at least 1".into());
         }

@@ -141,7 +141,9 @@ pub fn kill_group(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-fn init_logging(level: &str) {
+/// Plain-text logs to stderr (the log file) at `level` (the agent and
+/// `ward-update` log alike).
+pub fn init_logging(level: &str) {
     let level = level
         .parse::<tracing::Level>()
         .unwrap_or(tracing::Level::INFO);

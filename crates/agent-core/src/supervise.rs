@@ -28,16 +28,8 @@ pub async fn guard_updater(
         Guarded::updater(&layout),
         LoopLimits::default(),
     );
-    let mut tick = tokio::time::interval(GUARD_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            return;
-        }
+    let mut tick = ticker(GUARD_EVERY);
+    while next_tick(&mut tick, &mut stop).await {
         if !layout.network_toml().exists() {
             tracing::warn!(
                 prefix = %layout.prefix().display(),
@@ -71,16 +63,8 @@ pub async fn watchdog(
     mut stop: watch::Receiver<bool>,
 ) -> Option<Breach> {
     let mut w = Watchdog::new(settings.clone(), ticks_per_sec());
-    let mut tick = tokio::time::interval(settings.check_every());
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            return None;
-        }
+    let mut tick = ticker(settings.check_every());
+    while next_tick(&mut tick, &mut stop).await {
         let Some((rss, ticks)) = read_self() else {
             continue;
         };
@@ -97,4 +81,20 @@ pub async fn watchdog(
             return Some(b);
         }
     }
+    None
+}
+
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// Waits for the next tick; false once `stop` is true.
+async fn next_tick(tick: &mut tokio::time::Interval, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tick.tick() => {}
+        _ = stop.changed() => {}
+    }
+    !*stop.borrow()
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use ward_agent_core::config::{load_toml_with_env, ConfigError, LOG_LEVELS};
+use ward_agent_core::config::{load_toml_with_env, log_level_problem, ConfigError};
 
 /// Prefix of the environment overrides.
 pub const ENV_PREFIX: &str = "WARD_UPDATE";
@@ -43,14 +43,7 @@ impl Default for UpdateConfig {
 
 impl UpdateConfig {
     pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if !LOG_LEVELS.contains(&self.log_level.as_str()) {
-            p.push(format!(
-                "log_level must be one of {}, got {:?}",
-                LOG_LEVELS.join(", "),
-                self.log_level
-            ));
-        }
+        let mut p: Vec<String> = log_level_problem(&self.log_level).into_iter().collect();
         if self.check_interval_secs < 10 {
             p.push("check_interval_secs must be at least 10".into());
         }

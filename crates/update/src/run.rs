@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::signal::unix::{signal, SignalKind};
-use ward_agent_core::daemon::{lock_holder, try_lock_path};
+use ward_agent_core::daemon::{init_logging, lock_holder, try_lock_path};
 use ward_agent_core::guard::{describe, GuardEvent, Guarded, Guardian, LoopLimits};
 use ward_agent_core::layout::{Layout, AGENT_BIN};
 use ward_agent_core::lifecycle::{report, send_report};
@@ -36,18 +36,6 @@ fn load_config(layout: &Layout) -> Result<UpdateConfig, AgentError> {
         )));
     }
     Ok(c)
-}
-
-fn init_logging(level: &str) {
-    let level = level
-        .parse::<tracing::Level>()
-        .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_ansi(false)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {

@@ -177,12 +177,8 @@ fn render(
     view::page(&frame, header, content)
 }
 
-/// `GET /console/settings/updates`.
-pub async fn page(
-    State(host): State<Arc<dyn ConsoleHost>>,
-    Extension(a): Extension<Authed>,
-    Query(q): Query<Params>,
-) -> Result<Html<String>, PageError> {
+/// The rollout in force and the published releases.
+async fn load(host: &dyn ConsoleHost) -> Result<(Rollout, Vec<Release>), PageError> {
     let rollout = host
         .rollout()
         .await
@@ -192,6 +188,16 @@ pub async fn page(
         .list_releases()
         .await
         .map_err(|e| PageError::store("listing releases", e))?;
+    Ok((rollout, releases))
+}
+
+/// `GET /console/settings/updates`.
+pub async fn page(
+    State(host): State<Arc<dyn ConsoleHost>>,
+    Extension(a): Extension<Authed>,
+    Query(q): Query<Params>,
+) -> Result<Html<String>, PageError> {
+    let (rollout, releases) = load(&*host).await?;
     let flash = (q.msg.as_deref() == Some("saved")).then(|| {
         components::flash(
             "ok",
@@ -217,15 +223,7 @@ pub async fn save(
     Extension(a): Extension<Authed>,
     Form(f): Form<RolloutForm>,
 ) -> Result<Response, PageError> {
-    let rollout = host
-        .rollout()
-        .await
-        .map_err(|e| PageError::store("reading the rollout", e))?;
-    let releases = host
-        .store()
-        .list_releases()
-        .await
-        .map_err(|e| PageError::store("listing releases", e))?;
+    let (rollout, releases) = load(&*host).await?;
     let invalid = |msg: String| {
         let flash = components::flash("crit", html! { (msg) " Nothing was changed." });
         let body = render(
