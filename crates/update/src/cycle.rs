@@ -368,7 +368,7 @@ pub async fn switch_and_check(
         },
         Err(reason) => {
             tracing::error!(version = to, %reason, "the new agent is not online; rolling back");
-            if let Err(e) = roll_back(layout, config, from) {
+            if let Err(e) = roll_back(layout, config, from, to) {
                 tracing::error!(error = %e, "rolling back failed; the guardian keeps trying");
             }
             Outcome::RolledBack {
@@ -380,9 +380,23 @@ pub async fn switch_and_check(
     }
 }
 
-/// Points the link back at `from` and starts that agent again.
-pub fn roll_back(layout: &Layout, config: &UpdateConfig, from: &str) -> Result<(), String> {
+/// Points the link back at `from`, kills what still runs the failed
+/// release `to`, and starts the `from` agent again.
+pub fn roll_back(
+    layout: &Layout,
+    config: &UpdateConfig,
+    from: &str,
+    to: &str,
+) -> Result<(), String> {
     switch::link_agent(layout, from)?;
+    let n = switch::kill_version_processes(layout, to);
+    if n > 0 {
+        tracing::warn!(
+            version = to,
+            processes = n,
+            "killed what still ran the failed release"
+        );
+    }
     switch::restart_agent(layout)?;
     switch::wait_online(layout, from, Instant::now() + config.health_deadline())
         .map(|pid| tracing::info!(version = from, pid, "the previous agent is back online"))
@@ -404,7 +418,7 @@ pub async fn recover(layout: &Layout, config: &UpdateConfig) {
     {
         tracing::info!(version = %p.to, "the interrupted update is online");
     } else {
-        let o = match roll_back(layout, config, &p.from) {
+        let o = match roll_back(layout, config, &p.from, &p.to) {
             Ok(()) => Outcome::RolledBack {
                 from: p.from.clone(),
                 to: p.to.clone(),

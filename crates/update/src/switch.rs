@@ -114,6 +114,29 @@ pub fn restart_agent(layout: &Layout) -> Result<(), String> {
         .map_err(|e| ward_agent_core::one_line(&e))
 }
 
+/// Kills (SIGKILL) every process whose executable is `agent/<version>/ward-agent`
+/// of this prefix (a release that never came online, left by an updater
+/// that was killed while it waited); returns how many.
+pub fn kill_version_processes(layout: &Layout, version: &str) -> usize {
+    let bin = layout.versioned_bin(version);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(e.path().join("exe")).ok().as_deref() == Some(bin.as_path()) {
+            // SAFETY: kill() of a process running the release binary of our prefix.
+            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}
+
 /// Waits until the running agent (the lock holder) is `version` and has a
 /// connected session, or the deadline passes; the reason otherwise.
 pub fn wait_online(layout: &Layout, version: &str, deadline: Instant) -> Result<u32, String> {

@@ -80,7 +80,28 @@ fn published_release_is_picked_up_and_runs_from_its_version_dir() {
     );
     stamp_version(&bin("ward-agent"), &a1, &n1);
     stamp_version(&bin("ward-update"), &u1, &n1);
+    // While the agent is stopped (`ward-agent stop`), nothing is installed.
+    let st = std::process::Command::new(agent.agent_bin())
+        .args(["stop", "--prefix"])
+        .arg(&agent.prefix)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", stderr(&st));
     publish(&server, &n1, &a1, Some(&u1));
+    let skipped = update_check(&agent, &[], None);
+    assert_eq!(skipped.status.code(), Some(0), "{}", stderr(&skipped));
+    assert!(stdout(&skipped).contains("stopped"), "{}", stdout(&skipped));
+    assert_eq!(
+        linked(&agent, "ward-agent"),
+        format!("../agent/{V0}/ward-agent")
+    );
+    assert!(!agent.prefix.join(format!("agent/{n1}")).exists());
+    let st = std::process::Command::new(agent.agent_bin())
+        .args(["start", "--prefix"])
+        .arg(&agent.prefix)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", stderr(&st));
     let published = Instant::now();
 
     let a = wait_for(
@@ -502,4 +523,59 @@ fn agent_over_its_memory_cap_restarts_itself_and_reports_it() {
         },
     );
     wait_status(&server, &id, "protected", None, Duration::from_secs(10));
+}
+
+#[test]
+fn updater_killed_in_the_middle_of_a_switch_rolls_back_at_its_next_start() {
+    let server = Server::start();
+    let (agent, id) = installed(&server);
+    configure_updater(&agent, "health_deadline_secs = 20\n");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = next_patch(V0, 1);
+    publish(&server, &bad, &hanging_binary(dir.path()), None);
+
+    // The running updater checks (SIGUSR1), switches to the release and
+    // waits for it to come online; it is killed while it waits.
+    let upid = agent.update_pid().expect("ward-update pid");
+    ward_e2e::signal(upid, libc::SIGUSR1);
+    wait_for(
+        "the switch to the new release",
+        Duration::from_secs(30),
+        || (linked(&agent, "ward-agent") == format!("../agent/{bad}/ward-agent")).then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    ward_e2e::signal(upid, libc::SIGKILL);
+    // Its agent was stopped for the switch, so nobody restarts it: the next
+    // start (boot, or an operator) does, and finds the interrupted switch.
+    let st = std::process::Command::new(agent.prefix.join("bin/ward-update"))
+        .args(["start", "--prefix"])
+        .arg(&agent.prefix)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", stderr(&st));
+    let e = wait_lifecycle(
+        &server,
+        &id,
+        "update_rolled_back",
+        Some("interrupted"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(e["to_version"], bad.as_str());
+    assert_eq!(
+        linked(&agent, "ward-agent"),
+        format!("../agent/{V0}/ward-agent")
+    );
+    let a = wait_status(&server, &id, "protected", None, Duration::from_secs(10));
+    assert_eq!(a["agent_version"], V0);
+    let hung_exe = agent.prefix.join(format!("agent/{bad}/ward-agent"));
+    let survivors: Vec<_> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
+        .filter(|p| exe_of(*p).as_deref() == Some(hung_exe.as_path()))
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "the never-online release still runs: {survivors:?}"
+    );
+    assert!(update_log(&agent).contains("an update was interrupted"));
 }
