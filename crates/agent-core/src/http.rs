@@ -1,6 +1,7 @@
 //! Endpoints, TCP + TLS with the pinned server key (dialed as
 //! `network.toml` says, see [`crate::net`]), and the minimal HTTP/1.1 client
-//! enrollment and `doctor` need (one request, `Connection: close`).
+//! enrollment, `doctor` and the updater need (one request, `Connection:
+//! close`; streamed downloads in [`crate::download`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,8 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::net::{Dialed, NetOptions, Route};
+
+pub use crate::download::{download, Downloaded};
 
 /// Time allowed for the TCP connect and, separately, the TLS handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -312,7 +315,7 @@ where
 }
 
 /// The request line and headers up to (not including) the blank line.
-fn request_head(
+pub(crate) fn request_head(
     ep: &Endpoint,
     method: &str,
     path: &str,
@@ -331,121 +334,10 @@ fn request_head(
     head
 }
 
-/// What [`download`] wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Downloaded {
-    pub status: u16,
-    /// Bytes of the body (written to the sink only when `status` is 200).
-    pub size: u64,
-    /// Lower-case hex SHA-256 of the body.
-    pub sha256: String,
-    /// A short excerpt of a non-200 body (the server's error message).
-    pub error_body: String,
-}
-
-/// `GET path` and streams a 200 body into `sink`, hashing it, refusing
-/// bodies larger than `max` bytes. Each read may take up to
-/// [`HTTP_TIMEOUT`] (slow links are fine, stalled ones are not).
-pub async fn download<S, W>(
-    stream: &mut S,
-    ep: &Endpoint,
-    path: &str,
-    max: u64,
-    sink: &mut W,
-) -> Result<Downloaded, ConnectError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    W: std::io::Write,
-{
-    use sha2::{Digest, Sha256};
-    let addr = ep.authority();
-    let fail = |reason: String| ConnectError::Exchange {
-        addr: addr.clone(),
-        reason,
-    };
-    let head = format!("{}\r\n", request_head(ep, "GET", path, None, "*/*"));
-    timed(stream.write_all(head.as_bytes()))
-        .await
-        .map_err(|e| fail(io_reason(&e)))?;
-    timed(stream.flush())
-        .await
-        .map_err(|e| fail(io_reason(&e)))?;
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let (status, start, framing) = loop {
-        let n = match timed(stream.read(&mut chunk)).await {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(fail(io_reason(&e))),
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        match parse_head(&buf) {
-            Ok(Some((status, start, framing, _))) => break (status, start, framing),
-            Ok(None) if n == 0 => return Err(fail("connection closed before the headers".into())),
-            Ok(None) if buf.len() > 64 * 1024 => return Err(fail("headers too large".into())),
-            Ok(None) => continue,
-            Err(e) => return Err(fail(format!("bad HTTP answer: {e}"))),
-        }
-    };
-    let want = match framing {
-        Framing::Length(n) => Some(n as u64),
-        Framing::Eof => None,
-        Framing::Chunked => return Err(fail("chunked downloads are not supported".into())),
-    };
-    if want.is_some_and(|n| n > max) {
-        return Err(fail(format!("the file is larger than {max} bytes")));
-    }
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut error_body = Vec::new();
-    let mut take = |bytes: &[u8], size: &mut u64| -> Result<(), ConnectError> {
-        let bytes = match want {
-            Some(n) => &bytes[..bytes.len().min((n - *size) as usize)],
-            None => bytes,
-        };
-        *size += bytes.len() as u64;
-        if *size > max {
-            return Err(fail(format!("the file is larger than {max} bytes")));
-        }
-        hasher.update(bytes);
-        if status == 200 {
-            sink.write_all(bytes)
-                .map_err(|e| fail(format!("writing the download: {}", io_reason(&e))))?;
-        } else if error_body.len() < 512 {
-            error_body.extend_from_slice(&bytes[..bytes.len().min(512)]);
-        }
-        Ok(())
-    };
-    take(&buf[start..], &mut size)?;
-    while want.is_none_or(|n| size < n) {
-        let n = match timed(stream.read(&mut chunk)).await {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(fail(io_reason(&e))),
-        };
-        if n == 0 {
-            if let Some(n) = want {
-                return Err(fail(format!("body ended after {size} of {n} bytes")));
-            }
-            break;
-        }
-        take(&chunk[..n], &mut size)?;
-    }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(Downloaded {
-        status,
-        size,
-        sha256,
-        error_body: String::from_utf8_lossy(&error_body).trim().to_string(),
-    })
-}
-
 /// An I/O step bounded by [`HTTP_TIMEOUT`].
-async fn timed<T>(f: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+pub(crate) async fn timed<T>(
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
     match tokio::time::timeout(HTTP_TIMEOUT, f).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
@@ -456,7 +348,7 @@ async fn timed<T>(f: impl std::future::Future<Output = std::io::Result<T>>) -> s
 }
 
 /// How the body of an answer ends.
-enum Framing {
+pub(crate) enum Framing {
     Length(usize),
     Chunked,
     Eof,
@@ -521,9 +413,9 @@ where
     }
 }
 
-type Head = (u16, usize, Framing, Option<String>);
+pub(crate) type Head = (u16, usize, Framing, Option<String>);
 
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
+pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(buf) {
@@ -690,56 +582,5 @@ mod tests {
             .is_err());
         assert!(read(b"HTTP/1.1 200 OK\r\nContent").await.is_err());
         assert!(read(b"garbage\r\n\r\n").await.is_err());
-    }
-
-    async fn serve_once(answer: &'static [u8]) -> tokio::io::DuplexStream {
-        let (client, mut server) = tokio::io::duplex(1 << 20);
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut got = Vec::new();
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = server.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    return;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-            assert!(got.starts_with(b"GET /f HTTP/1.1\r\n"));
-            server.write_all(answer).await.unwrap();
-        });
-        client
-    }
-
-    #[tokio::test]
-    async fn downloads_stream_hash_and_bound_the_body() {
-        let ep = Endpoint::parse("https://h:1").unwrap();
-        let mut s = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
-        let mut out = Vec::new();
-        let d = download(&mut s, &ep, "/f", 100, &mut out).await.unwrap();
-        assert_eq!((d.status, d.size), (200, 5));
-        assert_eq!(out, b"hello");
-        // SHA-256("hello"), a published test vector.
-        assert_eq!(
-            d.sha256,
-            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-        );
-        let mut s = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
-        let mut out = Vec::new();
-        let e = download(&mut s, &ep, "/f", 4, &mut out).await.unwrap_err();
-        assert!(e.to_string().contains("larger than 4 bytes"), "{e}");
-        assert!(out.is_empty());
-        let mut s = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 7\r\n\r\nmissing").await;
-        let mut out = Vec::new();
-        let d = download(&mut s, &ep, "/f", 100, &mut out).await.unwrap();
-        assert_eq!((d.status, d.error_body.as_str()), (404, "missing"));
-        assert!(out.is_empty(), "error bodies are not written to the sink");
-        let mut s = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").await;
-        let e = download(&mut s, &ep, "/f", 100, &mut Vec::new())
-            .await
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("body ended after 5 of 9 bytes"),
-            "{e}"
-        );
     }
 }

@@ -33,6 +33,7 @@ pub mod backoff;
 pub mod config;
 pub mod daemon;
 pub mod doctor;
+pub mod download;
 pub mod enroll;
 mod error;
 pub mod guard;
