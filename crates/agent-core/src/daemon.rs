@@ -376,6 +376,11 @@ pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(st)) = child.try_wait() {
+            // Another start won the race for the lock (the guardian, or a
+            // concurrent `start`): an agent runs, which is what was asked.
+            if let Some(other) = running_pid(layout).filter(|p| *p != 0) {
+                return Ok(other);
+            }
             return Err(AgentError::Runtime(format!(
                 "the agent exited at start ({st}); {}: {}",
                 log_path.display(),

@@ -77,6 +77,10 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(st)) = child.try_wait() {
+            // The agent's guardian started one at the same moment.
+            if let Some(other) = running_pid(layout).filter(|p| *p != 0) {
+                return Ok(other);
+            }
             return Err(AgentError::Runtime(format!(
                 "ward-update exited at start ({st}); see {}",
                 layout.update_log_file().display()
