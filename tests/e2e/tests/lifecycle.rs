@@ -34,6 +34,12 @@ fn installed(server: &Server) -> (Agent, String) {
     );
     let id = agent.agent_id();
     wait_status(server, &id, "protected", None, Duration::from_secs(10));
+    // The release key came with the enrollment, and is the server's.
+    let info: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(server.data().join("server.json")).unwrap())
+            .unwrap();
+    let trusted = fs::read_to_string(agent.prefix.join("conf/release.pub")).unwrap();
+    assert_eq!(trusted.trim(), info["release_key"].as_str().unwrap());
     (agent, id)
 }
 
