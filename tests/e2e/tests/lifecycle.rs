@@ -54,6 +54,15 @@ fn update_log(agent: &Agent) -> String {
     fs::read_to_string(agent.prefix.join("log/update.log")).unwrap_or_default()
 }
 
+/// Pids of the processes whose executable is `exe`.
+fn running(exe: &Path) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
+        .filter(|p| exe_of(*p).as_deref() == Some(exe))
+        .collect()
+}
+
 fn next_patch(v: &str, add: u64) -> String {
     let mut parts: Vec<u64> = v.split('.').map(|p| p.parse().expect("x.y.z")).collect();
     parts[2] += add;
@@ -223,12 +232,7 @@ fn release_that_never_comes_online_is_rolled_back_within_the_deadline() {
         agent.prefix.join(format!("agent/{V0}/ward-agent"))
     );
     // The hung release process is gone.
-    let hung_exe = agent.prefix.join(format!("agent/{bad}/ward-agent"));
-    let survivors: Vec<_> = fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
-        .filter(|p| exe_of(*p).as_deref() == Some(hung_exe.as_path()))
-        .collect();
+    let survivors = running(&agent.prefix.join(format!("agent/{bad}/ward-agent")));
     assert!(
         survivors.is_empty(),
         "the never-online agent still runs: {survivors:?}"
@@ -573,12 +577,7 @@ fn updater_killed_in_the_middle_of_a_switch_rolls_back_at_its_next_start() {
     );
     let a = wait_status(&server, &id, "protected", None, Duration::from_secs(10));
     assert_eq!(a["agent_version"], V0);
-    let hung_exe = agent.prefix.join(format!("agent/{bad}/ward-agent"));
-    let survivors: Vec<_> = fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
-        .filter(|p| exe_of(*p).as_deref() == Some(hung_exe.as_path()))
-        .collect();
+    let survivors = running(&agent.prefix.join(format!("agent/{bad}/ward-agent")));
     assert!(
         survivors.is_empty(),
         "the never-online release still runs: {survivors:?}"
