@@ -371,25 +371,48 @@ pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
     let _ = std::fs::remove_file(layout.pid_file());
     let log_path = layout.log_file();
     let log_from = std::fs::metadata(&log_path).map_or(0, |m| m.len());
-    let mut child = spawn_run(&layout.bin_link(), layout, &log_path)?;
+    start_and_wait(
+        &layout.bin_link(),
+        layout,
+        &log_path,
+        "the agent",
+        |pid| read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some(),
+        || running_pid(layout).filter(|p| *p != 0),
+        || format!(": {}", last_log_line(layout, log_from)),
+    )
+}
+
+/// Starts `program run` detached (see [`spawn_run`]) and waits until
+/// `ready(child pid)`. A child that exits while another process of the same
+/// program holds the lock (`holder`: the guardian or a concurrent start won
+/// the race) is a success with that pid. One that is not ready within
+/// [`START_TIMEOUT`] is killed with its process group. A started child is
+/// reaped when it exits, so a long-lived caller (ward-update) leaves no
+/// zombies.
+pub fn start_and_wait(
+    program: &Path,
+    layout: &Layout,
+    log_path: &Path,
+    what: &str,
+    ready: impl Fn(u32) -> bool,
+    holder: impl Fn() -> Option<u32>,
+    exit_detail: impl Fn() -> String,
+) -> Result<u32, AgentError> {
+    let mut child = spawn_run(program, layout, log_path)?;
     let pid = child.id();
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(st)) = child.try_wait() {
-            // Another start won the race for the lock (the guardian, or a
-            // concurrent `start`): an agent runs, which is what was asked.
-            if let Some(other) = running_pid(layout).filter(|p| *p != 0) {
+            if let Some(other) = holder() {
                 return Ok(other);
             }
             return Err(AgentError::Runtime(format!(
-                "the agent exited at start ({st}); {}: {}",
+                "{what} exited at start ({st}); {}{}",
                 log_path.display(),
-                last_log_line(layout, log_from)
+                exit_detail()
             )));
         }
-        if read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some() {
-            // Reaped when it exits, so a long-lived caller (ward-update)
-            // leaves no zombie behind.
+        if ready(pid) {
             std::thread::spawn(move || {
                 let _ = child.wait();
             });
@@ -398,7 +421,7 @@ pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
         if Instant::now() >= deadline {
             kill_group(&mut child);
             return Err(AgentError::Runtime(format!(
-                "the agent did not start within {} s (killed); see {}",
+                "{what} did not start within {} s (killed); see {}",
                 START_TIMEOUT.as_secs(),
                 log_path.display()
             )));

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::daemon::{kill_group, lock_holder, spawn_run, START_TIMEOUT, STOP_TIMEOUT};
+use crate::daemon::{lock_holder, start_and_wait, START_TIMEOUT, STOP_TIMEOUT};
 use crate::layout::{swap_symlink, Layout};
 use crate::{service, AgentError};
 
@@ -73,32 +73,16 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
         service::Mode::SysV => service::install_update_init_script(layout)?,
         service::Mode::Detached => {}
     }
-    let mut child = spawn_run(&layout.update_bin_link(), layout, &layout.update_log_file())?;
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            // The agent's guardian started one at the same moment.
-            if let Some(other) = running_pid(layout).filter(|p| *p != 0) {
-                return Ok(other);
-            }
-            return Err(AgentError::Runtime(format!(
-                "ward-update exited at start ({st}); see {}",
-                layout.update_log_file().display()
-            )));
-        }
-        if let Some(pid) = running_pid(layout).filter(|p| *p != 0) {
-            return Ok(pid);
-        }
-        if Instant::now() >= deadline {
-            kill_group(&mut child);
-            return Err(AgentError::Runtime(format!(
-                "ward-update did not start within {} s; see {}",
-                START_TIMEOUT.as_secs(),
-                layout.update_log_file().display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let running = || running_pid(layout).filter(|p| *p != 0);
+    start_and_wait(
+        &layout.update_bin_link(),
+        layout,
+        &layout.update_log_file(),
+        "ward-update",
+        |_| running().is_some(),
+        running,
+        String::new,
+    )
 }
 
 fn wait_running(layout: &Layout) -> Result<u32, AgentError> {
