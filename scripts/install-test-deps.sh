@@ -32,6 +32,10 @@ want tinyproxy tinyproxy-bin
 want iptables-save iptables
 want nft nftables
 want faketime faketime
+# Lifecycle tests (tests/e2e/tests/lifecycle.rs): a C compiler builds a
+# release that never comes online. scripts/build-agents.sh installs the
+# cross linkers and qemu-user-static for tests/e2e/tests/platforms.rs.
+want cc gcc
 
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

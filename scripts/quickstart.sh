@@ -3,7 +3,7 @@
 # protects this host with a local agent installed into ./.ward-demo/agent.
 #
 #   scripts/quickstart.sh          start (idempotent: re-running repairs)
-#   scripts/quickstart.sh stop     stop the demo server and agent
+#   scripts/quickstart.sh stop     stop the demo server, agent and updater
 #
 # Environment: QUICKSTART_PORT (default 8443), QUICKSTART_DIR (default ./.ward-demo).
 set -euo pipefail
@@ -17,6 +17,7 @@ bin=$root/target/debug
 
 stop() {
   [[ -x $prefix/bin/ward-agent ]] && "$prefix/bin/ward-agent" stop --prefix "$prefix" || true
+  [[ -x $prefix/bin/ward-update ]] && "$prefix/bin/ward-update" stop --prefix "$prefix" || true
   if [[ -f $demo/server.pid ]]; then
     kill "$(cat "$demo/server.pid")" 2>/dev/null || true
     rm -f "$demo/server.pid"
@@ -29,8 +30,8 @@ if [[ ${1:-} == stop ]]; then
   exit 0
 fi
 
-echo "==> Building ward-server and ward-agent"
-cargo build --bins -p ward-server -p ward-agent
+echo "==> Building ward-server, ward-agent and ward-update"
+cargo build --bins -p ward-server -p ward-agent -p ward-update
 
 mkdir -p "$demo"
 if [[ -f $demo/server.pid ]] && kill -0 "$(cat "$demo/server.pid")" 2>/dev/null; then

@@ -24,7 +24,7 @@ const EXIT_CODES: &str = "Exit codes:
   5  server unreachable, TLS failure or server key does not match pin";
 
 #[derive(Parser)]
-#[command(name = "ward-agent", version, about = "Ward host agent", after_help = EXIT_CODES)]
+#[command(name = "ward-agent", version = ward_agent_core::version(), about = "Ward host agent", after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -62,6 +62,9 @@ enum Cmd {
         /// Seconds to wait for the agent to connect.
         #[arg(long, value_name = "N", default_value_t = 15)]
         wait_secs: u64,
+        /// The ward-update binary to install (default: the one next to this program, if any).
+        #[arg(long, value_name = "FILE")]
+        updater: Option<PathBuf>,
         #[command(flatten)]
         network: NetworkArgs,
     },
@@ -70,7 +73,7 @@ enum Cmd {
         #[command(flatten)]
         prefix: PrefixArg,
     },
-    /// Stop the agent of the prefix (SIGTERM, SIGKILL after 10 s).
+    /// Stop the agent of the prefix (SIGTERM, SIGKILL after 10 s); it stays stopped (ward-update does not restart it) until `start`.
     Stop {
         #[command(flatten)]
         prefix: PrefixArg,
@@ -179,6 +182,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
             platform,
             no_start,
             wait_secs,
+            updater,
             network,
         } => {
             let outcome = install(&InstallArgs {
@@ -189,6 +193,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
                 platform,
                 no_start,
                 wait_secs,
+                updater,
                 network: NetworkFlags {
                     endpoints: network.endpoints,
                     update_endpoints: network.update_endpoints,
@@ -205,6 +210,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
         }
         Cmd::Start { prefix } => {
             let layout = Layout::new(prefix.prefix);
+            daemon::clear_stopped(&layout)?;
             let pid = daemon::start(&layout)?;
             println!(
                 "ward-agent running for {} (pid {pid})",
@@ -214,6 +220,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
         }
         Cmd::Stop { prefix } => {
             let layout = Layout::new(prefix.prefix);
+            daemon::mark_stopped(&layout)?;
             match daemon::stop(&layout)? {
                 Some(pid) => println!("ward-agent stopped (pid {pid})"),
                 None => println!(

@@ -31,10 +31,15 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Stops the agent of a prefix when the test ends, pass or fail.
+/// Stops the agent (which leaves it stopped: no guardian restarts it) and
+/// the `ward-update` the install started next to it.
 struct StopOnDrop(PathBuf);
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        let _ = agent(&["stop", "--prefix", self.0.to_str().unwrap()]);
+        let p = self.0.to_str().unwrap();
+        let _ = agent(&["stop", "--prefix", p]);
+        let updater = Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update");
+        let _ = Command::new(updater).args(["stop", "--prefix", p]).output();
     }
 }
 
@@ -143,9 +148,17 @@ fn install_run_status_repair_stop() {
         text(&out.stdout),
         text(&out.stderr)
     );
+    // A ward-update next to ward-agent (target/ after `cargo build --bins`)
+    // is installed and started too.
+    let updater = Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update");
     let expected = format!(
-        "Ward agent ag_1 installed in {p}; connected to {}: protected",
-        server.url
+        "Ward agent ag_1 installed in {p}; connected to {}: protected; {}",
+        server.url,
+        if updater.is_file() {
+            format!("ward-update {} running", env!("CARGO_PKG_VERSION"))
+        } else {
+            "ward-update not installed".to_string()
+        }
     );
     assert_eq!(text(&out.stdout).trim(), expected);
     assert_eq!(server.enrollments(), 1);

@@ -45,25 +45,7 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
 /// Takes the exclusive lock of `data/agent.lock`; `None` if another process
 /// holds it (retried for `patience`).
 pub fn try_lock(layout: &Layout, patience: Duration) -> Result<Option<File>, AgentError> {
-    let path = layout.lock_file();
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| AgentError::io("opening", &path, e))?;
-    let deadline = Instant::now() + patience;
-    loop {
-        if flock(&file, libc::LOCK_EX).map_err(|e| AgentError::io("locking", &path, e))? {
-            return Ok(Some(file));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    try_lock_path(&layout.lock_file(), patience)
 }
 
 fn read_pid(path: &Path) -> Option<u32> {
@@ -73,15 +55,95 @@ fn read_pid(path: &Path) -> Option<u32> {
 /// The pid of the agent running for this prefix (the holder of the lock),
 /// `Some(0)` if it runs but its pid file is not written yet.
 pub fn running_pid(layout: &Layout) -> Option<u32> {
-    let file = File::open(layout.lock_file()).ok()?;
+    lock_holder(&layout.lock_file(), &layout.pid_file())
+}
+
+/// The pid of the process holding the flock of `lock` (read from
+/// `pid_file`; `Some(0)` while it is not written yet), `None` if nobody
+/// holds it.
+pub fn lock_holder(lock: &Path, pid_file: &Path) -> Option<u32> {
+    let file = File::open(lock).ok()?;
     match flock(&file, libc::LOCK_SH) {
         Ok(true) => None, // nobody holds it; closing the file releases ours
-        Ok(false) => Some(read_pid(&layout.pid_file()).unwrap_or(0)),
+        Ok(false) => Some(read_pid(pid_file).unwrap_or(0)),
         Err(_) => None,
     }
 }
 
-fn init_logging(level: &str) {
+/// Takes the exclusive flock of `path` (created 0600); `None` if another
+/// process holds it (retried for `patience`).
+pub fn try_lock_path(path: &Path, patience: Duration) -> Result<Option<File>, AgentError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| AgentError::io("opening", path, e))?;
+    let deadline = Instant::now() + patience;
+    loop {
+        if flock(&file, libc::LOCK_EX).map_err(|e| AgentError::io("locking", path, e))? {
+            return Ok(Some(file));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `program run --prefix PREFIX` in a new session (stdin closed,
+/// output appended to `log`) and returns it without waiting.
+pub fn spawn_run(
+    program: &Path,
+    layout: &Layout,
+    log_path: &Path,
+) -> Result<std::process::Child, AgentError> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(log_path)
+        .map_err(|e| AgentError::io("opening", log_path, e))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| AgentError::io("opening", log_path, e))?;
+    let mut cmd = Command::new(program);
+    cmd.arg("run")
+        .arg("--prefix")
+        .arg(layout.prefix())
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| AgentError::io("starting", program, e))
+}
+
+/// Kills a process group made by [`spawn_run`] (its leader is `pid`) and reaps it.
+pub fn kill_group(child: &mut std::process::Child) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill() of the process group we created with setsid().
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Plain-text logs to stderr (the log file) at `level` (the agent and
+/// `ward-update` log alike).
+pub fn init_logging(level: &str) {
     let level = level
         .parse::<tracing::Level>()
         .unwrap_or(tracing::Level::INFO);
@@ -132,7 +194,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         .map_err(|e| AgentError::io("writing", &layout.pid_file(), e))?;
     init_logging(&config.log_level);
     tracing::info!(
-        version = crate::VERSION,
+        version = crate::version(),
         pid,
         agent_id = %identity.agent_id,
         prefix = %layout.prefix().display(),
@@ -161,19 +223,31 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         .enable_all()
         .build()
         .map_err(|e| AgentError::Runtime(format!("starting the runtime: {e}")))?;
-    let result = rt.block_on(async {
+    let watchdog_settings = params.config.watchdog.clone();
+    let outcome = rt.block_on(async {
         let (tx, rx) = watch::channel(false);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
+        let tx2 = tx.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = term.recv() => tracing::info!("SIGTERM received; stopping"),
                 _ = int.recv() => tracing::info!("SIGINT received; stopping"),
             }
-            let _ = tx.send(true);
+            let _ = tx2.send(true);
         });
+        // Over a resource cap: stop everything, then restart (below).
+        let watchdog = crate::supervise::watchdog(layout.clone(), watchdog_settings, rx.clone());
+        let watchdog = async {
+            let b = watchdog.await;
+            if b.is_some() {
+                let _ = tx.send(true);
+            }
+            b
+        };
+        let guard = crate::supervise::guard_updater(layout.clone(), rx.clone(), tx.clone());
         let handle = pipeline.as_ref().map(|p| p.handle());
         let pipeline_task = pipeline.as_ref().map(|p| p.run(rx.clone()));
         let pipeline_task = async {
@@ -181,21 +255,66 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
                 t.await;
             }
         };
-        tokio::join!(
+        let (_, _, breach, _) = tokio::join!(
             run_sessions_piped(params, net, handle, rx.clone()),
-            pipeline_task
+            pipeline_task,
+            watchdog,
+            guard,
         );
-        Ok(())
+        Ok::<_, AgentError>(breach)
     });
+    let (result, breach) = match outcome {
+        Ok(b) => (Ok(()), b),
+        Err(e) => (Err(e), None),
+    };
     if let Some(p) = pipeline {
         p.shutdown();
     }
     if read_pid(&layout.pid_file()) == Some(pid) {
         let _ = std::fs::remove_file(layout.pid_file());
     }
-    drop(lock);
+    if breach.is_some() && !layout.resurrection_blocked() {
+        restart_after_breach(layout, lock);
+    } else {
+        drop(lock);
+    }
     tracing::info!("ward-agent stopped");
     result
+}
+
+/// After a resource-cap breach: under systemd the unit restarts us; else a
+/// fresh `bin/ward-agent run` is started, which takes the lock as soon as
+/// this process releases it (it waits for it up to 2 s).
+fn restart_after_breach(layout: &Layout, lock: File) {
+    if service::detect(layout) == service::Mode::Systemd && service::unit_installed() {
+        drop(lock);
+        tracing::info!("exiting; systemd starts the agent again");
+        return;
+    }
+    match spawn_run(&layout.bin_link(), layout, &layout.log_file()) {
+        Ok(child) => tracing::info!(pid = child.id(), "started a fresh agent process"),
+        Err(e) => tracing::error!(error = %crate::one_line(&e), "could not start a fresh agent"),
+    }
+    drop(lock);
+}
+
+/// Writes `data/stopped`: the guardians leave the agent stopped.
+pub fn mark_stopped(layout: &Layout) -> Result<(), AgentError> {
+    if !layout.data_dir().is_dir() {
+        return Ok(());
+    }
+    let path = layout.stopped_marker();
+    ward_pki::secret::write_file_atomic(&path, format!("{}\n", crate::now_ms()).as_bytes(), 0o644)
+        .map_err(|e| AgentError::io("writing", &path, e))
+}
+
+/// Removes `data/stopped`.
+pub fn clear_stopped(layout: &Layout) -> Result<(), AgentError> {
+    match std::fs::remove_file(layout.stopped_marker()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(AgentError::io("removing", &layout.stopped_marker(), e)),
+    }
 }
 
 /// `ward-agent start`. Returns the pid of the running agent.
@@ -231,67 +350,78 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
     }
 }
 
-fn last_log_line(layout: &Layout) -> String {
-    std::fs::read_to_string(layout.log_file())
+/// The last line the log got after byte `from` (what the new process wrote).
+fn last_log_line(layout: &Layout, from: u64) -> String {
+    std::fs::read(layout.log_file())
         .ok()
         .and_then(|t| {
+            let t = String::from_utf8_lossy(t.get(from as usize..)?).into_owned();
             t.lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .map(str::to_string)
         })
-        .unwrap_or_default()
+        .unwrap_or_else(|| "(it wrote nothing)".into())
 }
 
 /// Spawns `bin/ward-agent run` in a new session and waits for its pid file.
+/// An agent that does not get there within [`START_TIMEOUT`] is killed (with
+/// its process group), so a broken binary never lingers half-started.
 pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
     let _ = std::fs::remove_file(layout.pid_file());
     let log_path = layout.log_file();
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .open(&log_path)
-        .map_err(|e| AgentError::io("opening", &log_path, e))?;
-    let log2 = log
-        .try_clone()
-        .map_err(|e| AgentError::io("opening", &log_path, e))?;
-    let mut cmd = Command::new(layout.bin_link());
-    cmd.arg("run")
-        .arg("--prefix")
-        .arg(layout.prefix())
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
-    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| AgentError::io("starting", &layout.bin_link(), e))?;
+    let log_from = std::fs::metadata(&log_path).map_or(0, |m| m.len());
+    start_and_wait(
+        &layout.bin_link(),
+        layout,
+        &log_path,
+        "the agent",
+        |pid| read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some(),
+        || running_pid(layout).filter(|p| *p != 0),
+        || format!(": {}", last_log_line(layout, log_from)),
+    )
+}
+
+/// Starts `program run` detached (see [`spawn_run`]) and waits until
+/// `ready(child pid)`. A child that exits while another process of the same
+/// program holds the lock (`holder`: the guardian or a concurrent start won
+/// the race) is a success with that pid. One that is not ready within
+/// [`START_TIMEOUT`] is killed with its process group. A started child is
+/// reaped when it exits, so a long-lived caller (ward-update) leaves no
+/// zombies.
+pub fn start_and_wait(
+    program: &Path,
+    layout: &Layout,
+    log_path: &Path,
+    what: &str,
+    ready: impl Fn(u32) -> bool,
+    holder: impl Fn() -> Option<u32>,
+    exit_detail: impl Fn() -> String,
+) -> Result<u32, AgentError> {
+    let mut child = spawn_run(program, layout, log_path)?;
     let pid = child.id();
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(st)) = child.try_wait() {
+            if let Some(other) = holder() {
+                return Ok(other);
+            }
             return Err(AgentError::Runtime(format!(
-                "the agent exited at start ({st}); {}: {}",
+                "{what} exited at start ({st}); {}{}",
                 log_path.display(),
-                last_log_line(layout)
+                exit_detail()
             )));
         }
-        if read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some() {
+        if ready(pid) {
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
             return Ok(pid);
         }
         if Instant::now() >= deadline {
+            kill_group(&mut child);
             return Err(AgentError::Runtime(format!(
-                "the agent did not start within {} s; see {}",
+                "{what} did not start within {} s (killed); see {}",
                 START_TIMEOUT.as_secs(),
                 log_path.display()
             )));

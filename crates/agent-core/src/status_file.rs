@@ -71,7 +71,7 @@ impl AgentStatus {
         AgentStatus {
             pid,
             agent_id: agent_id.to_string(),
-            version: crate::VERSION.to_string(),
+            version: crate::version().to_string(),
             session: SessionState::Connecting,
             endpoint: None,
             path: None,

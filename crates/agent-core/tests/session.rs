@@ -77,7 +77,7 @@ fn hello_welcome_report_then_keepalives_at_policy_interval() {
     }
     match &msgs[1].1 {
         AgentMsg::Report { report } => {
-            assert_eq!(report.agent_version, ward_agent_core::VERSION);
+            assert_eq!(report.agent_version, ward_agent_core::version());
             assert!(!report.hostname.is_empty());
         }
         other => panic!("second message must be a report, got {other:?}"),

@@ -36,7 +36,30 @@ pub struct ServerConfig {
     pub rules_dir: Option<PathBuf>,
     pub log: LogConfig,
     pub limits: Limits,
+    /// `[release]`: signed agent release metadata.
+    pub release: ReleaseConfig,
 }
+
+/// Agent release metadata (see the `ward-release` crate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// How long signed release metadata stays valid. The server re-signs it
+    /// (with a new version) once less than half of this is left; updaters
+    /// refuse metadata past its expiry.
+    pub metadata_expiry_secs: u64,
+}
+
+impl Default for ReleaseConfig {
+    fn default() -> Self {
+        ReleaseConfig {
+            metadata_expiry_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Shortest accepted `release.metadata_expiry_secs`.
+pub const MIN_METADATA_EXPIRY_SECS: u64 = 60;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -50,6 +73,7 @@ impl Default for ServerConfig {
             rules_dir: None,
             log: LogConfig::default(),
             limits: Limits::default(),
+            release: ReleaseConfig::default(),
         }
     }
 }
@@ -184,6 +208,18 @@ impl ServerConfig {
                     add(key, format!("cannot read {}: {e}", path.display()));
                 }
             }
+        }
+        if self.release.metadata_expiry_secs < MIN_METADATA_EXPIRY_SECS
+            || self.release.metadata_expiry_secs > 366 * 24 * 3600
+        {
+            add(
+                "release.metadata_expiry_secs",
+                format!(
+                    "must be between {MIN_METADATA_EXPIRY_SECS} and {} seconds, got {}",
+                    366 * 24 * 3600,
+                    self.release.metadata_expiry_secs
+                ),
+            );
         }
         if let Err(m) = self.policy.validate() {
             let key = m.split_whitespace().next().unwrap_or("");

@@ -12,6 +12,7 @@ use ward_store::{
 };
 
 use crate::auth::ConsoleAuth;
+pub use ward_release::Rollout;
 
 /// The live status engine's view of one asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,17 @@ pub struct OutputCounters {
     pub dropped: u64,
 }
 
+/// Why saving the rollout controls failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutSaveError {
+    /// The values are not usable; the message says which and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The server failed or cannot save them (details in the server log).
+    #[error("saving the rollout failed")]
+    Internal,
+}
+
 /// The server as the console sees it.
 #[async_trait]
 pub trait ConsoleHost: Send + Sync + 'static {
@@ -147,4 +159,17 @@ pub trait ConsoleHost: Send + Sync + 'static {
     async fn save_outputs(&self, form: OutputsForm) -> Result<(), ActionError>;
     /// Delivery counters of the outputs.
     fn output_counters(&self) -> Vec<OutputCounters>;
+    /// The rollout controls in force (the same as `GET /api/v1/settings/rollout`).
+    async fn rollout(&self) -> Result<Rollout, StoreError> {
+        Ok(Rollout::default())
+    }
+    /// Validates and saves the rollout controls (the same path as
+    /// `PUT /api/v1/settings/rollout`). Hosts without releases refuse.
+    async fn save_rollout(&self, _rollout: Rollout) -> Result<(), RolloutSaveError> {
+        Err(RolloutSaveError::Internal)
+    }
+    /// The release public key agents verify release metadata with.
+    fn release_key(&self) -> Option<String> {
+        None
+    }
 }

@@ -5,7 +5,7 @@
 //! sessions in `__Host-` cookies, CSRF synchronizer tokens, per-address
 //! rate limiting), the pages (Overview, Assets, Asset detail, Alerts, Alert
 //! detail, Whitelist, Settings → Install/Uninstall Agent, Settings → Agent
-//! policy, Settings → Alert outputs), the small JSON
+//! policy, Settings → Agent updates, Settings → Alert outputs), the small JSON
 //! endpoint the pages poll for live status, and the static CSS/JS compiled
 //! into the binary.
 //!
@@ -26,7 +26,7 @@ pub mod view;
 pub use auth::ConsoleAuth;
 pub use error::AuthError;
 pub use host::{
-    ActionError, ConsoleHost, LiveStatus, OutputCounters, OutputsForm, PolicySaveError,
-    RuleSummary, WhitelistInput,
+    ActionError, ConsoleHost, LiveStatus, OutputCounters, OutputsForm, PolicySaveError, Rollout,
+    RolloutSaveError, RuleSummary, WhitelistInput,
 };
 pub use routes::routes;

@@ -11,7 +11,7 @@ use crate::host::ConsoleHost;
 use crate::http::middleware::{require_signed_in, security_headers, session_and_csrf};
 use crate::pages::{
     agents, alert, alerts, asset, assets, live, outputs, overview, policy, signin, uninstall,
-    whitelist,
+    updates, whitelist,
 };
 use crate::statics;
 
@@ -48,6 +48,7 @@ where
         .route("/console/alerts/{id}", get(alert::page))
         .route("/console/alerts/{id}/whitelist", post(alert::whitelist))
         .route(outputs::PATH, get(outputs::page).post(outputs::save))
+        .route(updates::PATH, get(updates::page).post(updates::save))
         .route("/console/live", get(live::status))
         .route("/console/signout", post(signin::sign_out))
         .route_layer(from_fn(require_signed_in));

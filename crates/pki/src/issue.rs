@@ -336,23 +336,63 @@ impl fmt::Debug for CommandKey {
 impl CommandKey {
     /// Loads the PKCS#8 PEM key at `path`, or creates it (0600).
     pub fn load_or_create(path: &Path) -> Result<CommandKey, PkiError> {
-        if path.exists() {
-            let pem = std::fs::read_to_string(path).map_err(io_err(path))?;
-            let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| invalid(path, e))?;
-            return Ok(CommandKey { key });
-        }
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
-        let key = SigningKey::from_bytes(&seed);
-        // PKCS#8 v1 (no embedded public key): the form OpenSSL also reads.
-        let pem = KeypairBytes {
-            secret_key: seed,
-            public_key: None,
-        }
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| invalid(path, e))?;
-        write_secret_file(path, pem.as_bytes()).map_err(io_err(path))?;
-        Ok(CommandKey { key })
+        Ok(CommandKey {
+            key: load_or_create_ed25519(path)?,
+        })
+    }
+
+    /// The 32-byte public key, standard base64.
+    pub fn public_b64(&self) -> String {
+        STANDARD.encode(self.key.verifying_key().to_bytes())
+    }
+
+    /// The 64-byte ed25519 signature of `data`, standard base64.
+    pub fn sign(&self, data: &[u8]) -> String {
+        STANDARD.encode(self.key.sign(data).to_bytes())
+    }
+}
+
+/// Loads the ed25519 PKCS#8 PEM key at `path`, or creates it (0600).
+fn load_or_create_ed25519(path: &Path) -> Result<SigningKey, PkiError> {
+    if path.exists() {
+        let pem = std::fs::read_to_string(path).map_err(io_err(path))?;
+        return SigningKey::from_pkcs8_pem(&pem).map_err(|e| invalid(path, e));
+    }
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let key = SigningKey::from_bytes(&seed);
+    // PKCS#8 v1 (no embedded public key): the form OpenSSL also reads.
+    let pem = KeypairBytes {
+        secret_key: seed,
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| invalid(path, e))?;
+    write_secret_file(path, pem.as_bytes()).map_err(io_err(path))?;
+    Ok(key)
+}
+
+/// The ed25519 key the server signs agent release metadata with. Created at
+/// the server's first start (0600 in the data dir), never served: agents
+/// receive only its public half, at enrollment, over the pinned TLS.
+pub struct ReleaseKey {
+    key: SigningKey,
+}
+
+impl fmt::Debug for ReleaseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReleaseKey")
+            .field("public", &self.public_b64())
+            .finish()
+    }
+}
+
+impl ReleaseKey {
+    /// Loads the PKCS#8 PEM key at `path`, or creates it (0600).
+    pub fn load_or_create(path: &Path) -> Result<ReleaseKey, PkiError> {
+        Ok(ReleaseKey {
+            key: load_or_create_ed25519(path)?,
+        })
     }
 
     /// The 32-byte public key, standard base64.

@@ -47,6 +47,28 @@
 //! events only once acknowledged and re-sends unacknowledged ones after a
 //! reconnect; the server drops events whose id is not above the highest id it
 //! already stored for that asset, so each event is stored exactly once.
+//!
+//! # Agent lifecycle (updater and guardian)
+//!
+//! Plain HTTPS requests on the same port, authenticated with the agent
+//! credential (`Authorization: Bearer wa1.…`) like the session upgrade:
+//!
+//! * `GET` [`RELEASE_PATH`] → [`ReleaseOffer`]: the signed release metadata
+//!   (an envelope of the `ward-release` crate), the version the server's
+//!   rollout chose for this agent, and the release public key.
+//! * `GET /download/release/<version>/<platform>/<file>` (public, like the
+//!   installer's `/download/agent/<platform>`): a release file; its SHA-256
+//!   and size are in the signed metadata, not trusted from the transport.
+//! * `POST` [`LIFECYCLE_PATH`] with a [`LifecycleReport`] → 204: what the
+//!   updater or the guardian did (update installed, rolled back, refused,
+//!   failed; crash loop; resource cap). The server stores it on the asset of
+//!   the credential.
+//!
+//! The release public key reaches an agent first in [`EnrollResponse`]
+//! (`release_key`), over the pinned TLS; an install that kept its identity
+//! (a repair) gets it from [`ReleaseOffer::release_key`] over the same
+//! pinned, authenticated channel. The updater never replaces a key it
+//! already trusts.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +80,12 @@ pub const WIRE_VERSION_HEADER: &str = "x-ward-wire-version";
 pub const SESSION_PATH: &str = "/api/v1/agent/session";
 /// Enrollment endpoint: a verification key is exchanged for an agent identity.
 pub const ENROLL_PATH: &str = "/api/v1/agent/enroll";
+/// Release offer for the authenticated agent (`GET`).
+pub const RELEASE_PATH: &str = "/api/v1/agent/release";
+/// Lifecycle reports of the authenticated agent (`POST`).
+pub const LIFECYCLE_PATH: &str = "/api/v1/agent/lifecycle";
+/// Prefix of release file downloads: `<prefix><version>/<platform>/<file>`.
+pub const RELEASE_DOWNLOAD_PREFIX: &str = "/download/release/";
 /// Largest frame either side accepts, in bytes.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// Most events one `Events` frame may carry.
@@ -285,6 +313,93 @@ pub struct EnrollResponse {
     /// Secret credential, shown once; the server keeps only its hash.
     pub credential: String,
     pub policy: Policy,
+    /// The server's release public key (standard base64 ed25519) the
+    /// updater verifies release metadata with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_key: Option<String>,
+}
+
+/// `GET RELEASE_PATH`: what the server offers this agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseOffer {
+    /// The signed release metadata envelope (JSON text).
+    pub metadata: String,
+    /// The version the rollout chose for this agent (`None`: no release).
+    pub target: Option<String>,
+    /// Why: `group`, `percentage`, `previous`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The release public key (standard base64).
+    pub release_key: String,
+}
+
+/// What a lifecycle report tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleKind {
+    /// A release was installed and its agent came online.
+    UpdateInstalled,
+    /// A release was installed but its agent did not come online in time;
+    /// the previous version runs again.
+    UpdateRolledBack,
+    /// A release was refused (bad signature, tampered file, older version,
+    /// expired or rolled-back metadata...); `detail` names the check.
+    UpdateRefused,
+    /// Downloading or installing a release failed (nothing was switched).
+    UpdateFailed,
+    /// A guarded program kept dying; its restarts now back off.
+    CrashLoop,
+    /// The agent went over its RSS or CPU cap and restarted itself.
+    ResourceCap,
+}
+
+impl LifecycleKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LifecycleKind::UpdateInstalled => "update_installed",
+            LifecycleKind::UpdateRolledBack => "update_rolled_back",
+            LifecycleKind::UpdateRefused => "update_refused",
+            LifecycleKind::UpdateFailed => "update_failed",
+            LifecycleKind::CrashLoop => "crash_loop",
+            LifecycleKind::ResourceCap => "resource_cap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LifecycleKind> {
+        [
+            LifecycleKind::UpdateInstalled,
+            LifecycleKind::UpdateRolledBack,
+            LifecycleKind::UpdateRefused,
+            LifecycleKind::UpdateFailed,
+            LifecycleKind::CrashLoop,
+            LifecycleKind::ResourceCap,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Longest `message` of a [`LifecycleReport`] the server keeps.
+pub const MAX_LIFECYCLE_MESSAGE: usize = 2048;
+
+/// `POST LIFECYCLE_PATH` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleReport {
+    pub kind: LifecycleKind,
+    /// `ward-agent` or `ward-update`: the program the report is about.
+    pub program: String,
+    /// When it happened on the host (Unix ms).
+    pub at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<String>,
+    /// A short stable name of the cause (`tampered`, `bad_signature`,
+    /// `older_version`, `expired_metadata`, `not_online`, `rss`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// One line for people.
+    pub message: String,
 }
 
 /// An agent credential: `wa1.<agent_id>.<secret>`.
@@ -493,6 +608,34 @@ mod tests {
                 max: MAX_FRAME_BYTES
             })
         );
+    }
+
+    #[test]
+    fn lifecycle_report_wire_form() {
+        // Written by hand from the contract.
+        let body = r#"{"kind":"update_refused","program":"ward-update","at_ms":5,"to_version":"0.2.0","detail":"tampered","message":"m"}"#;
+        let r: LifecycleReport = serde_json::from_str(body).unwrap();
+        assert_eq!(r.kind, LifecycleKind::UpdateRefused);
+        assert_eq!(r.from_version, None);
+        assert_eq!(serde_json::to_string(&r).unwrap(), body);
+        for k in [
+            LifecycleKind::UpdateInstalled,
+            LifecycleKind::UpdateRolledBack,
+            LifecycleKind::UpdateRefused,
+            LifecycleKind::UpdateFailed,
+            LifecycleKind::CrashLoop,
+            LifecycleKind::ResourceCap,
+        ] {
+            assert_eq!(LifecycleKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(LifecycleKind::parse("exploded"), None);
+        // Old servers answer enrollments without a release key.
+        let e: EnrollResponse = serde_json::from_str(
+            r#"{"agent_id":"ag","credential":"wa1.ag.s","policy":{"keepalive_secs":30,"missed_keepalives":3,"report_interval_secs":60}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.release_key, None);
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct ServerInfo {
     pub listen: String,
     /// ed25519 public key of the command-signing key (base64).
     pub command_key: String,
+    /// ed25519 public key of the release-signing key (base64); agents
+    /// receive it at enrollment.
+    #[serde(default)]
+    pub release_key: String,
     /// `ward-server` version that wrote the file.
     pub version: String,
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use axum::Router;
 use ward_console::{
     ActionError, ConsoleAuth, ConsoleHost, LiveStatus, OutputCounters, OutputsForm,
-    PolicySaveError, RuleSummary, WhitelistInput,
+    PolicySaveError, Rollout, RolloutSaveError, RuleSummary, WhitelistInput,
 };
 use ward_proto::Policy;
 use ward_store::{AlertState, StatusCount, Store, StoreError, VerificationKey, WhitelistEntry};
@@ -76,6 +76,26 @@ impl ConsoleHost for AppState {
                 axum::http::StatusCode::BAD_REQUEST => PolicySaveError::Invalid(e.message),
                 _ => PolicySaveError::Internal,
             })
+    }
+
+    async fn rollout(&self) -> Result<Rollout, StoreError> {
+        crate::releases::rollout(&*self.store).await
+    }
+
+    async fn save_rollout(&self, rollout: Rollout) -> Result<(), RolloutSaveError> {
+        crate::releases::set_rollout(&*self.store, &rollout)
+            .await
+            .map_err(|e| match e {
+                crate::releases::RolloutError::Invalid(m) => RolloutSaveError::Invalid(m),
+                crate::releases::RolloutError::Store(m) => {
+                    tracing::error!(error = %m, "saving the rollout failed");
+                    RolloutSaveError::Internal
+                }
+            })
+    }
+
+    fn release_key(&self) -> Option<String> {
+        Some(self.releases.public_key().to_string())
     }
 
     async fn create_key(

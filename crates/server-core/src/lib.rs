@@ -19,6 +19,10 @@
 //!   (rules over stored events, alerts, whitelist, retention) and the
 //!   webhook and syslog alert outputs.
 //!
+//! * [`releases`]: agent releases (publishing, the signed release metadata,
+//!   per-agent offers under the rollout controls, release downloads) and the
+//!   lifecycle reports of updaters and guardians.
+//!
 //! * [`console`]: mounts the web console (`ward-console`) on this state.
 //!
 //! Storage is only reached through `Arc<dyn ward_store::Store>`.
@@ -40,6 +44,7 @@ pub mod metrics;
 pub mod net;
 pub mod outputs;
 pub mod ratelimit;
+pub mod releases;
 pub mod router;
 pub mod runtime;
 pub mod server;

@@ -38,6 +38,8 @@ pub struct AppState {
     pub limits: Limits,
     pub public: PublicInfo,
     pub packages: PackageCache,
+    /// Signed release metadata and release files.
+    pub releases: crate::releases::Releases,
     pub enroll_limiter: FailureLimiter,
     pub shutdown: watch::Receiver<bool>,
     /// Console password, sessions and sign-in limiter.
@@ -57,6 +59,7 @@ pub struct StateParts {
     pub limits: Limits,
     pub public: PublicInfo,
     pub packages: PackageCache,
+    pub releases: crate::releases::Releases,
     pub shutdown: watch::Receiver<bool>,
     pub console: ward_console::ConsoleAuth,
 }
@@ -75,6 +78,7 @@ impl AppState {
             limits: parts.limits,
             public: parts.public,
             packages: parts.packages,
+            releases: parts.releases,
             enroll_limiter: FailureLimiter::new(20, 60_000),
             shutdown: parts.shutdown,
             console: parts.console,

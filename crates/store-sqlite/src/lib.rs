@@ -49,6 +49,7 @@ mod listing;
 mod migrate;
 mod overview;
 mod pool;
+mod releases;
 mod rows;
 mod tokens;
 
@@ -66,7 +67,7 @@ use ward_store::{
     NewWhitelistEntry, Page, Result, SessionStart, SpoolStats, StatusChange, StatusCount,
     StatusEvent, Store, StoreError, StoredEvent, VerificationKey, WhitelistEntry,
 };
-use ward_store::{GroupCount, VersionCount};
+use ward_store::{GroupCount, LifecycleEvent, NewLifecycleEvent, Release, VersionCount};
 
 /// A Ward store in one SQLite database file (or in memory, for tests).
 /// Cheap to clone; clones share the connections.
@@ -353,6 +354,30 @@ impl Store for SqliteStore {
     async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         let (key, value) = (key.to_owned(), value.clone());
         self.write(move |c| alerts::set_setting(c, &key, &value))
+            .await
+    }
+
+    async fn add_release(&self, release: &Release) -> Result<()> {
+        let release = release.clone();
+        self.write(move |c| releases::add(c, &release)).await
+    }
+
+    async fn list_releases(&self) -> Result<Vec<Release>> {
+        self.read(releases::list).await
+    }
+
+    async fn next_release_metadata_version(&self) -> Result<u64> {
+        self.write(releases::next_metadata_version).await
+    }
+
+    async fn add_lifecycle_event(&self, event: &NewLifecycleEvent) -> Result<LifecycleEvent> {
+        let event = event.clone();
+        self.write(move |c| releases::add_event(c, &event)).await
+    }
+
+    async fn lifecycle_events(&self, asset_id: &str, limit: u32) -> Result<Vec<LifecycleEvent>> {
+        let asset_id = asset_id.to_owned();
+        self.read(move |c| releases::events(c, &asset_id, limit))
             .await
     }
 }

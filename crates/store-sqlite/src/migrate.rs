@@ -36,10 +36,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "asset_search",
         sql: include_str!("../migrations/0003_asset_search.sql"),
     },
+    Migration {
+        version: 4,
+        name: "updates",
+        sql: include_str!("../migrations/0004_updates.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows (the last entry of [`MIGRATIONS`]).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,

@@ -18,10 +18,12 @@ use ward_proto::{HostReport, Policy};
 pub mod testsuite;
 
 mod detection;
+mod lifecycle;
 pub use detection::{
     AlertCount, AlertInsert, AlertQuery, AlertRecord, AlertSeverity, AlertState, IngestOutcome,
     NewAlert, NewWhitelistEntry, SpoolStats, StoredEvent, WhitelistEntry,
 };
+pub use lifecycle::{LifecycleEvent, NewLifecycleEvent, Release, ReleaseFile};
 
 /// Errors every backend maps its own errors into.
 #[derive(Debug, thiserror::Error)]
@@ -428,4 +430,21 @@ pub trait Store: Send + Sync + 'static {
     async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>>;
     /// Replaces a JSON settings document.
     async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()>;
+
+    // --- releases and the agent lifecycle ---
+    /// Publishes a release for one platform. `Conflict` if that version is
+    /// already published for that platform (releases are immutable).
+    async fn add_release(&self, release: &Release) -> Result<()>;
+    /// Every published release, in publication order (ties by version,
+    /// then platform, in byte order).
+    async fn list_releases(&self) -> Result<Vec<Release>>;
+    /// Atomically increments and returns the release metadata version: every
+    /// call, from any process sharing the store, returns a larger number
+    /// than every call before it (the first call returns 1).
+    async fn next_release_metadata_version(&self) -> Result<u64>;
+    /// Stores a lifecycle event an agent reported. `NotFound` if no such asset.
+    async fn add_lifecycle_event(&self, event: &NewLifecycleEvent) -> Result<LifecycleEvent>;
+    /// The asset's lifecycle events, newest first (by insertion); limit 0
+    /// means 50, at most 1000. Empty for an unknown asset.
+    async fn lifecycle_events(&self, asset_id: &str, limit: u32) -> Result<Vec<LifecycleEvent>>;
 }

@@ -50,6 +50,10 @@
 //!   whose window overlaps the newest one with its de-dup key is merged;
 //!   listing is newest first with every filter and stable cursors.
 //! * Whitelist entries are unique per (rule, field, value).
+//! * Releases are immutable per (version, platform) (`Conflict` otherwise),
+//!   listed in publication order; the release metadata version grows by one
+//!   with every call; lifecycle events are listed newest first per asset and
+//!   need an existing asset.
 //!
 //! Expected values are always computed from the test's own inputs (or a
 //! small reference model of the rule), never copied from a backend's output.
@@ -64,6 +68,7 @@ mod events;
 mod keys;
 mod listing;
 mod overview;
+mod releases;
 mod support;
 mod tokens;
 
@@ -74,6 +79,7 @@ pub use events::*;
 pub use keys::*;
 pub use listing::*;
 pub use overview::*;
+pub use releases::*;
 pub use tokens::*;
 
 /// What a conformance test's factory yields: something that lends a store.
@@ -145,6 +151,9 @@ macro_rules! store_conformance_tests {
             alerts_state_changes_and_counts,
             whitelist_add_list_delete,
             settings_documents_round_trip,
+            releases_add_list_and_conflict,
+            release_metadata_version_only_grows,
+            lifecycle_events_newest_first_per_asset,
         );
     };
 }

@@ -273,9 +273,27 @@ export class Agent {
     return pid;
   }
 
+  /** SIGKILL of ward-update and ward-agent at once, as a host crash would (a lone agent is restarted by its guardian). */
+  kill9All() {
+    try {
+      const upid = Number(fs.readFileSync(path.join(this.prefix, 'data', 'update.pid'), 'utf8').trim());
+      if (upid) process.kill(upid, 'SIGKILL');
+    } catch {
+      /* no updater */
+    }
+    return this.kill9();
+  }
+
+  /** `ward-agent stop` (it stays stopped), then ward-update (its guardian) and the agent are killed for sure. */
   stop() {
     const agentBin = path.join(this.prefix, 'bin', 'ward-agent');
     if (fs.existsSync(agentBin)) spawnSync(agentBin, ['stop', '--prefix', this.prefix], { timeout: 20_000 });
+    try {
+      const upid = Number(fs.readFileSync(path.join(this.prefix, 'data', 'update.pid'), 'utf8').trim());
+      if (upid) process.kill(upid, 'SIGKILL');
+    } catch {
+      /* no updater */
+    }
     this.kill9();
   }
 }

@@ -18,8 +18,10 @@ pub use serde_json::Value;
 
 pub mod fail2ban;
 pub mod journald;
+pub mod lifecycle;
 pub mod login;
 pub mod netns;
+pub mod qemu;
 pub mod tinyproxy;
 
 /// Path of a workspace binary (`ward-server`, `ward-agent`, …) next to the
@@ -112,6 +114,11 @@ impl Server {
 
     /// Starts a server listening on `host` (e.g. `0.0.0.0` for namespace hosts).
     pub fn start_on(host: &str) -> Server {
+        Server::start_with(host, &[])
+    }
+
+    /// [`Server::start_on`] with extra `WARD_*` environment settings.
+    pub fn start_with(host: &str, extra_env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::Builder::new()
             .prefix("ward-e2e-server")
             .tempdir()
@@ -128,6 +135,11 @@ impl Server {
             token: String::new(),
             pin: String::new(),
         };
+        s.env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         s.spawn();
         let out = s.cli(&["token", "create", "--label", "e2e"]);
         assert!(out.status.success(), "token create: {}", stderr(&out));
@@ -248,13 +260,17 @@ impl Server {
 
     /// The one-line install command for `key` (id or secret) and `server_url`.
     pub fn install_command(&self, key: &str, server_url: Option<&str>) -> String {
-        let mut args = vec![
-            "install-command",
-            "--platform",
-            "linux-x86_64",
-            "--key",
-            key,
-        ];
+        self.install_command_for("linux-x86_64", key, server_url)
+    }
+
+    /// The install command of `platform`.
+    pub fn install_command_for(
+        &self,
+        platform: &str,
+        key: &str,
+        server_url: Option<&str>,
+    ) -> String {
+        let mut args = vec!["install-command", "--platform", platform, "--key", key];
         if let Some(u) = server_url {
             args.push("--server");
             args.push(u);
@@ -387,12 +403,34 @@ impl Agent {
             .arg(&self.prefix))
     }
 
+    /// SIGKILL of `ward-agent` only (its guardian, `ward-update`, starts it
+    /// again within seconds; see [`Agent::kill9_all`]).
     pub fn kill9(&self) {
         if let Some(pid) = self.pid() {
             signal(pid, libc::SIGKILL);
         }
     }
 
+    /// The pid of the prefix's `ward-update`, from `data/update.pid`.
+    pub fn update_pid(&self) -> Option<i32> {
+        fs::read_to_string(self.prefix.join("data/update.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// SIGKILL of `ward-update` and `ward-agent` at once, as a host crash
+    /// would: neither guardian is left to restart the other.
+    pub fn kill9_all(&self) {
+        let (u, a) = (self.update_pid(), self.pid());
+        for pid in [u, a].into_iter().flatten() {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+
+    /// `ward-agent stop` (which leaves the agent stopped: `data/stopped`),
+    /// then both programs are killed for sure.
     pub fn stop(&self) {
         if self.agent_bin().exists() {
             let _ = run(Command::new(self.agent_bin())
@@ -400,7 +438,7 @@ impl Agent {
                 .arg("--prefix")
                 .arg(&self.prefix));
         }
-        self.kill9();
+        self.kill9_all();
     }
 }
 

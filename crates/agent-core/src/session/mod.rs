@@ -247,7 +247,7 @@ pub async fn handshake(ws: &mut Ws, hello: &AgentMsg) -> Result<Welcome, Session
 pub fn hello(fingerprint: &str, last_error: Option<String>, endpoint: &Endpoint) -> AgentMsg {
     AgentMsg::Hello {
         wire_version: WIRE_VERSION,
-        agent_version: crate::VERSION.to_string(),
+        agent_version: crate::version().to_string(),
         fingerprint: fingerprint.to_string(),
         last_error,
         endpoint: Some(endpoint.url.clone()),

@@ -83,7 +83,7 @@ pub async fn run_sessions_piped(
     if let Some(p) = &pipeline {
         status.share_with(p.status_share());
     }
-    let mut collector = HostCollector::new(params.host_paths.clone(), crate::VERSION);
+    let mut collector = HostCollector::new(params.host_paths.clone(), crate::version());
     let mut backoff = Backoff::new(params.config.min_backoff(), params.config.max_backoff());
     let mut last_error: Option<String> = None;
     let mut watcher = net.network_toml.clone().map(NetworkWatcher::new);

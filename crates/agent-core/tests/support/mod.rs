@@ -310,6 +310,7 @@ async fn handle(
                 agent_id: id,
                 credential: cred,
                 policy: s.policy,
+                release_key: None,
             };
             Ok(json_response(
                 StatusCode::OK,

@@ -38,7 +38,29 @@ fn nothing_set_gives_the_documented_defaults() {
     assert_eq!(c.limits.tls_handshake_timeout_secs, 10);
     assert_eq!(c.limits.max_concurrent_handshakes, 256);
     assert_eq!(c.log.format, LogFormat::Text);
+    assert_eq!(c.release.metadata_expiry_secs, 604_800);
     assert!(c.validate().is_empty(), "{:?}", c.validate());
+}
+
+#[test]
+fn release_expiry_from_env_and_its_bounds() {
+    let c = load(
+        None,
+        &[("WARD_RELEASE__METADATA_EXPIRY_SECS", "3600")],
+        &CliOverrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.release.metadata_expiry_secs, 3600);
+    assert!(c.validate().is_empty());
+    let c = load(
+        None,
+        &[("WARD_RELEASE__METADATA_EXPIRY_SECS", "5")],
+        &CliOverrides::default(),
+    )
+    .unwrap();
+    let p = c.validate();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "release.metadata_expiry_secs");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Asset detail: the latest host report, the connection (last error,
 //! address, endpoint), agent CPU/RSS, the event spool, the server's newest
-//! alerts and the status timeline.
+//! alerts, updates and guardian events, and the status timeline.
 
 use std::sync::Arc;
 
@@ -58,6 +58,10 @@ pub async fn page(
     });
     let online = host.is_online(&id);
     let alerts = super::alerts::latest_of_asset(&*host, &id, ALERTS_LEN).await?;
+    let lifecycle = store
+        .lifecycle_events(&id, super::lifecycle_card::LIFECYCLE_LEN)
+        .await
+        .map_err(|e| PageError::store("reading lifecycle events", e))?;
 
     let header = html! {
         div.page-header data-asset-id=(asset.id) {
@@ -88,6 +92,7 @@ pub async fn page(
             }
         }
         (alerts_card(&asset, &alerts, now))
+        (super::lifecycle_card::card(&lifecycle, now))
         (timeline_card(&timeline, now))
         (components::uninstall_dialog(&a.csrf))
     };

@@ -52,3 +52,4 @@ pub const BELL: &str = icon!(
 pub const SHIELD: &str =
     icon!(r#"<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/><path d="m9 12 2 2 4-4"/>"#);
 pub const SEND: &str = icon!(r#"<path d="m22 2-7 20-4-9-9-4z"/><path d="M22 2 11 13"/>"#);
+pub const REFRESH: &str = icon!(r#"<path d="M21 12a9 9 0 1 1-3-6.7L21 8"/><path d="M21 3v5h-5"/>"#);

@@ -20,6 +20,7 @@ pub enum Nav {
     Agents,
     Policy,
     Outputs,
+    Updates,
 }
 
 /// The frame of a signed-in page.
@@ -70,6 +71,7 @@ pub fn page(frame: &Frame, header: Markup, content: Markup) -> Markup {
                             div.nav-section { "Settings" }
                             (nav_link(frame.nav, Nav::Agents, "/console/settings/agents", icons::DOWNLOAD, "Install / Uninstall Agent"))
                             (nav_link(frame.nav, Nav::Policy, "/console/settings/policy", icons::SLIDERS, "Agent policy"))
+                            (nav_link(frame.nav, Nav::Updates, "/console/settings/updates", icons::REFRESH, "Agent updates"))
                             (nav_link(frame.nav, Nav::Outputs, "/console/settings/outputs", icons::SEND, "Alert outputs"))
                         }
                         form.signout method="post" action="/console/signout" {

@@ -19,7 +19,7 @@ use ward_console::auth::session::SessionLimits;
 use ward_console::auth::AuthOptions;
 use ward_console::{
     ActionError, ConsoleAuth, ConsoleHost, LiveStatus, OutputCounters, OutputsForm,
-    PolicySaveError, RuleSummary, WhitelistInput,
+    PolicySaveError, Rollout, RolloutSaveError, RuleSummary, WhitelistInput,
 };
 use ward_pki::secret::random_token;
 use ward_proto::Policy;
@@ -225,6 +225,27 @@ impl ConsoleHost for TestHost {
     }
     fn output_counters(&self) -> Vec<OutputCounters> {
         Vec::new()
+    }
+    async fn rollout(&self) -> Result<Rollout, StoreError> {
+        Ok(self
+            .store
+            .get_setting(ward_release::rollout::SETTING_KEY)
+            .await?
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default())
+    }
+    async fn save_rollout(&self, r: Rollout) -> Result<(), RolloutSaveError> {
+        if !r.problems().is_empty() {
+            return Err(RolloutSaveError::Invalid(r.problems().join("; ")));
+        }
+        let v = serde_json::to_value(&r).map_err(|_| RolloutSaveError::Internal)?;
+        self.store
+            .set_setting(ward_release::rollout::SETTING_KEY, &v)
+            .await
+            .map_err(|_| RolloutSaveError::Internal)
+    }
+    fn release_key(&self) -> Option<String> {
+        Some("TESTKEY+release/public=".to_string())
     }
 }
 

@@ -183,6 +183,35 @@ fn command_key_is_0600_stable_and_its_signatures_verify_with_openssl() {
 }
 
 #[test]
+fn release_key_is_0600_stable_distinct_and_verifiable_with_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys/release.ed25519");
+    let key = ReleaseKey::load_or_create(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(
+        ReleaseKey::load_or_create(&path).unwrap().public_b64(),
+        key.public_b64()
+    );
+    let other = ReleaseKey::load_or_create(&dir.path().join("keys/other")).unwrap();
+    assert_ne!(other.public_b64(), key.public_b64());
+    assert!(!format!("{key:?}").contains("PRIVATE"));
+    let msg = b"ward release metadata v1\n{}";
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("msg"), msg).unwrap();
+    std::fs::write(
+        dir.path().join("sig"),
+        STANDARD.decode(key.sign(msg)).unwrap(),
+    )
+    .unwrap();
+    let out = sh(&format!(
+        "openssl pkey -in '{}' -pubout -out '{d}/pub.pem' && \
+         openssl pkeyutl -verify -pubin -inkey '{d}/pub.pem' -rawin -in '{d}/msg' -sigfile '{d}/sig'",
+        path.display()
+    ));
+    assert!(out.contains("Signature Verified Successfully"), "{out}");
+}
+
+#[test]
 fn civil_dates_match_known_days() {
     assert_eq!(civil_from_days(0), (1970, 1, 1));
     // 2000-03-01 is day 11017; 2024-02-29 is day 19782.

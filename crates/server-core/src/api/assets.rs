@@ -18,6 +18,8 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 /// Timeline entries returned with an asset.
 pub const TIMELINE_LEN: u32 = 100;
+/// Lifecycle events (updates, guardian) returned with an asset.
+pub const LIFECYCLE_LEN: u32 = 20;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,10 +90,16 @@ pub async fn detail(
         .status_events(&id, TIMELINE_LEN)
         .await
         .map_err(|e| HttpError::store("reading a timeline failed", e))?;
+    let lifecycle = st
+        .store
+        .lifecycle_events(&id, LIFECYCLE_LEN)
+        .await
+        .map_err(|e| HttpError::store("reading lifecycle events failed", e))?;
     Ok(Json(AssetDetail {
         online: st.registry.is_online(&id),
         asset: AssetView::new(&st, asset),
         timeline: timeline.into_iter().map(TimelineEntry::from).collect(),
+        lifecycle,
     }))
 }
 

@@ -34,6 +34,15 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/assets", get(assets::list))
         .route("/api/v1/assets/{id}", get(assets::detail))
+        .route(
+            "/api/v1/assets/{id}/lifecycle",
+            get(crate::releases::api::asset_lifecycle),
+        )
+        .route("/api/v1/releases", get(crate::releases::api::list))
+        .route(
+            "/api/v1/settings/rollout",
+            get(crate::releases::api::get_rollout).put(crate::releases::api::put_rollout),
+        )
         .route("/api/v1/keys", get(keys::list).post(keys::create))
         .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
         .route("/api/v1/install-command", get(setup::install_command))

@@ -99,7 +99,7 @@ pub async fn upgrade(
 }
 
 /// Checks the credential; returns the agent id it proves.
-async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<String, HttpError> {
+pub(crate) async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<String, HttpError> {
     let unauthorized = || HttpError::unauthorized("missing or invalid agent credential");
     let cred = bearer(headers)
         .and_then(|t| Credential::parse(t).ok())
