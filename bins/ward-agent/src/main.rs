@@ -11,9 +11,11 @@ mod replay;
 use ward_agent_core::doctor::{self, DoctorOptions};
 use ward_agent_core::install::{install, InstallArgs};
 use ward_agent_core::layout::{Layout, DEFAULT_PREFIX};
+use ward_agent_core::lifecycle::{protection, uninstall};
 use ward_agent_core::net::plan::NetworkFlags;
 use ward_agent_core::status_cmd::StatusReport;
 use ward_agent_core::{config, daemon, exit_code, one_line, AgentError};
+use ward_proto::LocalAction;
 
 const EXIT_CODES: &str = "Exit codes:
   0  ok (status: connected)
@@ -21,7 +23,8 @@ const EXIT_CODES: &str = "Exit codes:
   2  usage or configuration error
   3  not running (status)
   4  enrollment refused (unknown or revoked verification key)
-  5  server unreachable, TLS failure or server key does not match pin";
+  5  server unreachable, TLS failure or server key does not match pin
+  7  refused by tamper protection (stop/uninstall without a valid uninstall token)";
 
 #[derive(Parser)]
 #[command(name = "ward-agent", version, about = "Ward host agent", after_help = EXIT_CODES)]
@@ -70,10 +73,33 @@ enum Cmd {
         #[command(flatten)]
         prefix: PrefixArg,
     },
-    /// Stop the agent of the prefix (SIGTERM, SIGKILL after 10 s).
+    /// Stop the agent of the prefix (SIGTERM, SIGKILL after 10 s). With tamper protection on, needs --token.
+    #[command(after_help = EXIT_CODES)]
     Stop {
         #[command(flatten)]
         prefix: PrefixArg,
+        /// Uninstall token from the console or the API (needed when tamper protection is on).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "WARD_UNINSTALL_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+    },
+    /// Remove the agent: stop it and the updater, remove its services, files and credentials, and tell the server. With tamper protection on, needs --token.
+    #[command(after_help = EXIT_CODES)]
+    Uninstall {
+        #[command(flatten)]
+        prefix: PrefixArg,
+        /// Uninstall token from the console or the API (needed when tamper protection is on).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "WARD_UNINSTALL_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
     },
     /// Run the agent in the foreground.
     Run {
@@ -212,8 +238,14 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
             );
             Ok(exit_code::OK)
         }
-        Cmd::Stop { prefix } => {
+        Cmd::Stop { prefix, token } => {
             let layout = Layout::new(prefix.prefix);
+            protection::authorize(&layout, LocalAction::Stop, token.as_deref())?;
+            if layout.data_dir().is_dir() {
+                // Tells the guardians not to bring it back.
+                ward_pki::secret::write_file_atomic(&layout.stopped_marker(), b"stopped\n", 0o600)
+                    .map_err(|e| AgentError::io("writing", &layout.stopped_marker(), e))?;
+            }
             match daemon::stop(&layout)? {
                 Some(pid) => println!("ward-agent stopped (pid {pid})"),
                 None => println!(
@@ -222,6 +254,18 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
                 ),
             }
             Ok(exit_code::OK)
+        }
+        Cmd::Uninstall { prefix, token } => {
+            let layout = Layout::new(prefix.prefix);
+            let outcome = uninstall::local(&layout, token.as_deref())?;
+            let line = outcome.message(&layout);
+            if outcome.removal.problems.is_empty() {
+                println!("{line}");
+                Ok(exit_code::OK)
+            } else {
+                eprintln!("ward-agent: {line}");
+                Ok(exit_code::RUNTIME)
+            }
         }
         Cmd::Run { prefix } => {
             daemon::run(&Layout::new(prefix.prefix))?;

@@ -250,13 +250,40 @@ async fn exchange<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    exchange_with(stream, ep, method, path, body, &[]).await
+}
+
+/// One request with extra `headers` (names and values without CR/LF).
+pub async fn exchange_with<S>(
+    stream: &mut S,
+    ep: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<HttpResponse, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let addr = ep.authority();
+    if headers
+        .iter()
+        .any(|(k, v)| k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']))
+    {
+        return Err(ConnectError::Exchange {
+            addr,
+            reason: "a request header contains a line break".into(),
+        });
+    }
     let exchange = async {
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ward-agent/{}\r\n\
              Accept: application/json\r\nConnection: close\r\n",
             crate::VERSION,
         );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
         if let Some(body) = body {
             head.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n",

@@ -5,8 +5,15 @@
 //! agent/<version>/ward-agent
 //! conf/agent.toml  conf/network.toml
 //! data/identity.json (0600)  data/status.json  data/agent.pid  data/agent.lock
+//! data/command-key.pub  data/protection.json  data/commands.json  data/notices/
+//! data/stopped  data/uninstalling  data/update.pid  data/update.lock
 //! log/agent.log
 //! ```
+//!
+//! `data/stopped` is written by an authorised `ward-agent stop` and removed
+//! by `ward-agent start`; `data/uninstalling` is written first thing by any
+//! uninstall. While either exists neither guardian (`ward-agent`,
+//! `ward-update`) restarts the other program.
 //!
 //! Directories are 0755 except `data/` (0700).
 
@@ -91,6 +98,38 @@ impl Layout {
     }
     pub fn lock_file(&self) -> PathBuf {
         self.data_dir().join("agent.lock")
+    }
+    /// Public half of the server's command-signing key (base64).
+    pub fn command_key_file(&self) -> PathBuf {
+        self.data_dir().join("command-key.pub")
+    }
+    /// The signed tamper-protection statement last received.
+    pub fn protection_file(&self) -> PathBuf {
+        self.data_dir().join("protection.json")
+    }
+    /// Ids of commands already executed (replay protection).
+    pub fn commands_file(&self) -> PathBuf {
+        self.data_dir().join("commands.json")
+    }
+    /// Notices waiting to reach the server, one JSON file each.
+    pub fn notices_dir(&self) -> PathBuf {
+        self.data_dir().join("notices")
+    }
+    /// Written by an authorised `ward-agent stop`, removed by `start`.
+    pub fn stopped_marker(&self) -> PathBuf {
+        self.data_dir().join("stopped")
+    }
+    /// Written first thing by any uninstall.
+    pub fn uninstalling_marker(&self) -> PathBuf {
+        self.data_dir().join("uninstalling")
+    }
+    /// Held (flock) by `ward-update run` while it runs.
+    pub fn update_lock_file(&self) -> PathBuf {
+        self.data_dir().join("update.lock")
+    }
+    /// The pid of `ward-update run`.
+    pub fn update_pid_file(&self) -> PathBuf {
+        self.data_dir().join("update.pid")
     }
     pub fn log_dir(&self) -> PathBuf {
         self.prefix.join("log")

@@ -19,6 +19,9 @@
 //! * [`install`]: the install/repair flow the server's `install.sh` runs.
 //! * [`status_cmd`]: what `ward-agent status` prints.
 //! * [`doctor`]: `ward-agent doctor`, the offline-troubleshooting checks.
+//! * [`lifecycle`]: signed commands (remote uninstall, update check), the
+//!   tamper-protection gate with uninstall tokens, notices to the server,
+//!   uninstall, and re-identification of cloned installs.
 //!
 //! Errors carry the process exit code ([`AgentError::exit_code`]).
 
@@ -32,6 +35,7 @@ pub mod http;
 pub mod identity;
 pub mod install;
 pub mod layout;
+pub mod lifecycle;
 pub mod net;
 pub mod pipeline;
 pub mod service;

@@ -30,7 +30,7 @@ const FAST: Policy = Policy {
 
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     status_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -83,6 +83,7 @@ fn start_agent(
         },
         status_path: status_path.clone(),
         host_paths: Default::default(),
+        layout: None,
     };
     let (stop, rx) = watch::channel(false);
     let task = rt.spawn(run_sessions_with(params, net, rx));

@@ -31,7 +31,7 @@ const FAST: Policy = Policy {
 
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     pipeline: Pipeline,
 }
 
@@ -64,6 +64,7 @@ fn start(server: &TestServer, prefix: &Path, log: &Path, credential: &str) -> Ag
         config,
         status_path: layout.status(),
         host_paths: Default::default(),
+        layout: None,
     };
     let (stop, rx) = watch::channel(false);
     server.rt.spawn(pipeline.run(rx.clone()));

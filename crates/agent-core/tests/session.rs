@@ -22,7 +22,7 @@ const FAST: Policy = Policy {
 
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     status_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -64,6 +64,7 @@ fn start_agent(server: &TestServer, credential: &str, agent_id: &str, pin: &str)
         },
         status_path: status_path.clone(),
         host_paths: Default::default(),
+        layout: None,
     };
     let (stop, rx) = watch::channel(false);
     let task = server.rt.spawn(run_sessions(params, rx));

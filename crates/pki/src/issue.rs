@@ -364,6 +364,29 @@ impl CommandKey {
     pub fn sign(&self, data: &[u8]) -> String {
         STANDARD.encode(self.key.sign(data).to_bytes())
     }
+
+    /// Signs `payload` (serialized to JSON once, and that exact text is what
+    /// is signed) as a document of `domain` (see [`crate::signed`]).
+    pub fn sign_document<T: serde::Serialize>(
+        &self,
+        domain: &str,
+        payload: &T,
+    ) -> Result<ward_proto::Signed, PkiError> {
+        let text = serde_json::to_string(payload).map_err(|e| PkiError::Invalid {
+            path: PathBuf::from(domain),
+            message: format!("encoding a signed document: {e}"),
+        })?;
+        let signature = self.sign(&crate::signed::message(domain, &text));
+        Ok(ward_proto::Signed {
+            payload: text,
+            signature,
+        })
+    }
+
+    /// The public half, for verifying.
+    pub fn verifier(&self) -> crate::signed::Verifier {
+        crate::signed::Verifier::from_key(self.key.verifying_key())
+    }
 }
 
 #[cfg(test)]

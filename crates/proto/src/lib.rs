@@ -47,6 +47,33 @@
 //! events only once acknowledged and re-sends unacknowledged ones after a
 //! reconnect; the server drops events whose id is not above the highest id it
 //! already stored for that asset, so each event is stored exactly once.
+//!
+//! # Lifecycle: commands, tamper protection, cloned hosts
+//!
+//! Additive messages of version 1 (see [`lifecycle`]), sent by the server
+//! only to agents that list the matching [`lifecycle::capability`] in
+//! `Hello.capabilities`:
+//!
+//! ```text
+//!   | <- Command{command: Signed} ---------- |  signed, bound to the agent, expiring
+//!   | -- CommandResult{id, outcome, ..} ---> |  accepted | done | failed | rejected
+//!   | <- Protection{statement: Signed} ----- |  tamper protection on/off, after Welcome and on change
+//!   | -- Notice{notice} -------------------> |  tamper attempts (also POST NOTICE_PATH)
+//!   | <- NoticeAck{id} --------------------- |
+//!   | <- Reidentify{agent_id, credential} -- |  instead of Welcome: this install is a copy
+//! ```
+//!
+//! `Reidentify` answers a `Hello` whose fingerprint is not the one the
+//! identity was enrolled with, or a second live session of the identity
+//! from another agent process that keeps coming back: the copy receives a
+//! new identity of its own (a new asset), saves it and reconnects with it.
+
+pub mod lifecycle;
+
+pub use lifecycle::{
+    AgentNotice, CommandKind, CommandOutcome, CommandPayload, LocalAction, NoticeKind,
+    ProtectionPayload, Signed, UninstallTokenPayload,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +190,13 @@ pub enum AgentMsg {
         /// Endpoint the agent used for this session (as configured).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
+        /// Random id of this agent process (new at every start): two live
+        /// sessions of one identity with different instances are two copies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+        /// What this agent understands ([`lifecycle::capability`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capabilities: Vec<String>,
     },
     /// A full host report.
     Report { report: HostReport },
@@ -173,6 +207,16 @@ pub enum AgentMsg {
     /// Spool health: events waiting, and events dropped because the spool was
     /// full (a counter since the spool was created; never decreases).
     SpoolStats { depth: u64, dropped_total: u64 },
+    /// The agent's answer to a [`ServerMsg::Command`].
+    CommandResult {
+        id: String,
+        outcome: CommandOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Something the agent tells the server (tamper attempts); acknowledged
+    /// with [`ServerMsg::NoticeAck`].
+    Notice { notice: AgentNotice },
 }
 
 /// Messages from server to agent.
@@ -185,6 +229,9 @@ pub enum ServerMsg {
         policy: Policy,
         /// Server clock, Unix milliseconds (agents use it to measure skew).
         server_time_ms: i64,
+        /// Public half of the command-signing key (standard base64, 32 bytes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command_key: Option<String>,
     },
     /// New intervals; replaces the previous policy at once.
     Policy { policy: Policy },
@@ -194,6 +241,20 @@ pub enum ServerMsg {
     EventsAck { up_to: u64 },
     /// The server is closing the session because of this error.
     Error { code: ErrorCode, message: String },
+    /// A signed command ([`CommandPayload`]).
+    Command { command: Signed },
+    /// The signed tamper-protection statement ([`ProtectionPayload`]).
+    Protection { statement: Signed },
+    /// Instead of `Welcome`: this install is a copy of the identity's host;
+    /// here is its own new identity. The server closes the session after it.
+    Reidentify {
+        agent_id: String,
+        credential: String,
+        /// Why, for the agent's log.
+        reason: String,
+    },
+    /// The notice with this id is stored.
+    NoticeAck { id: String },
 }
 
 /// Stable machine-readable error codes, shared by the session and the REST API.
@@ -220,6 +281,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Another session with this identity took over.
     Superseded,
+    /// The agent has no session now; the command cannot be delivered.
+    AgentOffline,
+    /// The request conflicts with the object's state.
+    Conflict,
     /// Something failed inside the server; details are in the server log only.
     Internal,
 }
@@ -237,6 +302,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Superseded => "superseded",
+            ErrorCode::AgentOffline => "agent_offline",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
         }
     }
@@ -285,6 +352,9 @@ pub struct EnrollResponse {
     /// Secret credential, shown once; the server keeps only its hash.
     pub credential: String,
     pub policy: Policy,
+    /// Public half of the command-signing key (standard base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_key: Option<String>,
 }
 
 /// An agent credential: `wa1.<agent_id>.<secret>`.
@@ -408,6 +478,8 @@ mod tests {
             fingerprint: "fp".into(),
             last_error: None,
             endpoint: Some("https://198.51.100.7:8443".into()),
+            instance: None,
+            capabilities: Vec::new(),
         };
         let text = msg.encode();
         // The documented shape: a "type" tag and snake_case names.
@@ -425,6 +497,7 @@ mod tests {
                 agent_id: "ag_1".into(),
                 policy: Policy::default(),
                 server_time_ms: 1_700_000_000_000,
+                command_key: Some("AAAA".into()),
             },
             ServerMsg::Policy {
                 policy: Policy {
@@ -579,5 +652,74 @@ mod event_tests {
                 dropped_total: 1
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod lifecycle_wire_tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_frames_match_the_documented_shapes() {
+        // Written by hand from the crate docs.
+        let cmd = r#"{"type":"command","command":{"payload":"{}","signature":"c2ln"}}"#;
+        let m = ServerMsg::decode(cmd).unwrap();
+        assert_eq!(
+            m,
+            ServerMsg::Command {
+                command: Signed {
+                    payload: "{}".into(),
+                    signature: "c2ln".into()
+                }
+            }
+        );
+        assert_eq!(m.encode(), cmd);
+        let re =
+            r#"{"type":"reidentify","agent_id":"ag_2","credential":"wa1.ag_2.s","reason":"copy"}"#;
+        assert_eq!(ServerMsg::decode(re).unwrap().encode(), re);
+        assert_eq!(
+            ServerMsg::NoticeAck { id: "n1".into() }.encode(),
+            r#"{"type":"notice_ack","id":"n1"}"#
+        );
+        let res = r#"{"type":"command_result","id":"cmd_1","outcome":"rejected","message":"bad signature"}"#;
+        assert_eq!(
+            AgentMsg::decode(res).unwrap(),
+            AgentMsg::CommandResult {
+                id: "cmd_1".into(),
+                outcome: CommandOutcome::Rejected,
+                message: Some("bad signature".into())
+            }
+        );
+        let notice = r#"{"type":"notice","notice":{"id":"n1","kind":"tamper_attempt","action":"stop","at_ms":5,"reason":"no token","uid":0,"parent":"sh"}}"#;
+        let AgentMsg::Notice { notice: n } = AgentMsg::decode(notice).unwrap() else {
+            panic!("not a notice");
+        };
+        assert_eq!(n.action, Some(LocalAction::Stop));
+        assert_eq!(n.uid, Some(0));
+    }
+
+    #[test]
+    fn hello_without_lifecycle_fields_still_decodes() {
+        // What an agent of the first wire-1 release sends.
+        let old = r#"{"type":"hello","wire_version":1,"agent_version":"0.1.0","fingerprint":"fp"}"#;
+        let AgentMsg::Hello {
+            instance,
+            capabilities,
+            ..
+        } = AgentMsg::decode(old).unwrap()
+        else {
+            panic!("not a hello");
+        };
+        assert_eq!(instance, None);
+        assert!(capabilities.is_empty());
+        let welcome = r#"{"type":"welcome","agent_id":"a","policy":{"keepalive_secs":30,"missed_keepalives":3,"report_interval_secs":18000},"server_time_ms":1}"#;
+        assert!(matches!(
+            ServerMsg::decode(welcome).unwrap(),
+            ServerMsg::Welcome {
+                command_key: None,
+                ..
+            }
+        ));
+        assert_eq!(ErrorCode::AgentOffline.as_str(), "agent_offline");
     }
 }

@@ -98,6 +98,7 @@ pub async fn handler(
         agent_id: enrolled.asset.id,
         credential: credential.encode(),
         policy: st.policy(),
+        command_key: Some(st.lifecycle.public_key()),
     }))
 }
 

@@ -50,6 +50,13 @@
 //!   whose window overlaps the newest one with its de-dup key is merged;
 //!   listing is newest first with every filter and stable cursors.
 //! * Whitelist entries are unique per (rule, field, value).
+//! * Commands: created `pending`; `pending_commands` lists the unexpired
+//!   ones oldest first; the state machine of `CommandState` is enforced
+//!   (final states never move); expiry touches only pending commands;
+//!   listing is newest first with filters and cursors.
+//! * Cloned hosts: `reidentify` makes a new asset from the source's facts
+//!   and never reclaims anything but a never-connected copy of the same
+//!   source with the same fingerprint.
 //!
 //! Expected values are always computed from the test's own inputs (or a
 //! small reference model of the rule), never copied from a backend's output.
@@ -59,6 +66,7 @@ use std::sync::Arc;
 
 mod alerts;
 mod assets;
+mod commands;
 mod enroll;
 mod events;
 mod keys;
@@ -69,6 +77,7 @@ mod tokens;
 
 pub use alerts::*;
 pub use assets::*;
+pub use commands::*;
 pub use enroll::*;
 pub use events::*;
 pub use keys::*;
@@ -145,6 +154,12 @@ macro_rules! store_conformance_tests {
             alerts_state_changes_and_counts,
             whitelist_add_list_delete,
             settings_documents_round_trip,
+            commands_create_get_and_pending,
+            commands_state_machine_is_enforced,
+            commands_expire_only_pending_ones_past_expiry,
+            commands_list_newest_first_with_filters_and_pages,
+            reidentify_makes_a_copy_with_the_source_facts,
+            reidentify_reuses_only_an_unconnected_copy_of_the_same_source,
         );
     };
 }

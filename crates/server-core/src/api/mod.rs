@@ -3,10 +3,12 @@
 
 pub mod alerts;
 pub mod assets;
+pub mod commands;
 pub mod detection;
 pub mod keys;
 pub mod policy;
 pub mod setup;
+pub mod tamper;
 pub mod views;
 
 use std::sync::Arc;
@@ -33,6 +35,20 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/assets", get(assets::list))
         .route("/api/v1/assets/{id}", get(assets::detail))
+        .route("/api/v1/assets/{id}/uninstall", post(commands::uninstall))
+        .route(
+            "/api/v1/assets/{id}/update-check",
+            post(commands::update_check),
+        )
+        .route("/api/v1/assets/{id}/uninstall-token", post(commands::token))
+        .route("/api/v1/uninstall", post(commands::uninstall_bulk))
+        .route("/api/v1/commands", get(commands::list))
+        .route("/api/v1/commands/{id}", get(commands::detail))
+        .route("/api/v1/commands/{id}/cancel", post(commands::cancel))
+        .route(
+            "/api/v1/settings/tamper-protection",
+            get(tamper::get).put(tamper::put),
+        )
         .route("/api/v1/keys", get(keys::list).post(keys::create))
         .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
         .route("/api/v1/install-command", get(setup::install_command))

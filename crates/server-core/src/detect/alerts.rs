@@ -57,6 +57,22 @@ pub fn whitelisted<'a>(
     })
 }
 
+/// The first whitelist entry matching an alert raised without an event
+/// (e.g. a tamper attempt): same rule (or `*`) and the entry's field has
+/// the entry's value in the alert's group.
+pub fn whitelisted_group<'a>(
+    entries: &'a [WhitelistEntry],
+    rule_id: &str,
+    group: &std::collections::BTreeMap<String, String>,
+) -> Option<&'a WhitelistEntry> {
+    entries.iter().find(|w| {
+        (w.rule_id == ANY_RULE || w.rule_id == rule_id)
+            && group
+                .iter()
+                .any(|(k, v)| same_field(k, &w.field) && same_value(v, &w.value))
+    })
+}
+
 /// De-duplication key of an alert: rule, asset and correlation group; for
 /// single-event rules (no group) the evidence event, so only the same
 /// event raising again is a duplicate.

@@ -282,6 +282,8 @@ pub fn hello() -> AgentMsg {
         fingerprint: "fp".into(),
         last_error: Some("connection refused".into()),
         endpoint: Some("https://127.0.0.1".into()),
+        instance: None,
+        capabilities: Vec::new(),
     }
 }
 
