@@ -52,6 +52,7 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/keys", get(keys::list).post(keys::create))
         .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
         .route("/api/v1/install-command", get(setup::install_command))
+        .route("/api/v1/uninstall-command", get(setup::uninstall_command))
         .route("/api/v1/settings/policy", get(policy::get).put(policy::put))
         .route("/api/v1/alerts", get(alerts::list))
         .route(

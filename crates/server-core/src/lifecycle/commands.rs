@@ -257,7 +257,7 @@ pub async fn on_result(
         command = %id,
         kind = rec.kind.as_str(),
         outcome = outcome.as_str(),
-        message = message.as_deref().unwrap_or(""),
+        detail = message.as_deref().unwrap_or(""),
         "command answered"
     );
     let committed = matches!(outcome, CommandOutcome::Accepted | CommandOutcome::Done);
