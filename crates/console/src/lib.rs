@@ -24,5 +24,7 @@ pub mod view;
 
 pub use auth::ConsoleAuth;
 pub use error::AuthError;
-pub use host::{ConsoleHost, LiveStatus, PolicySaveError};
+pub use host::{
+    ConsoleHost, IssuedToken, LiveStatus, PolicySaveError, TamperProtection, UninstallResult,
+};
 pub use routes::routes;

@@ -7,9 +7,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use ward_console::{ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError};
+use ward_console::{
+    ConsoleAuth, ConsoleHost, IssuedToken, LiveStatus, PolicySaveError, TamperProtection,
+    UninstallResult,
+};
 use ward_proto::Policy;
-use ward_store::{StatusCount, Store, StoreError, VerificationKey};
+use ward_store::{CommandRecord, StatusCount, Store, StoreError, VerificationKey};
+
+use crate::lifecycle::commands::{self, IssueOptions};
+use crate::lifecycle::tamper::{self, TamperSettings};
 
 use crate::admin;
 use crate::state::AppState;
@@ -84,5 +90,75 @@ impl ConsoleHost for AppState {
 
     fn server_url(&self) -> String {
         self.public.url.clone()
+    }
+
+    async fn uninstall(
+        &self,
+        ids: Vec<String>,
+        queue: bool,
+        expires_in_secs: u64,
+    ) -> Result<Vec<UninstallResult>, StoreError> {
+        let opts = IssueOptions {
+            queue,
+            expires_in_secs,
+        };
+        let done = crate::api::commands::issue_many(self, ids, opts, "console").await?;
+        Ok(done
+            .into_iter()
+            .map(|i| UninstallResult {
+                asset_id: i.asset_id,
+                delivery: i.delivery.as_str().to_string(),
+                message: i.message,
+                command: i.command,
+            })
+            .collect())
+    }
+
+    async fn pending_commands(&self, ids: &[String]) -> Vec<CommandRecord> {
+        commands::pending_of(self, ids).await
+    }
+
+    async fn commands_of(&self, id: &str) -> Result<Vec<CommandRecord>, StoreError> {
+        commands::of_asset(self, id, 20).await
+    }
+
+    async fn cancel_command(&self, id: &str) -> Result<CommandRecord, StoreError> {
+        commands::cancel(self, id).await
+    }
+
+    fn tamper_protection(&self) -> TamperProtection {
+        let t = self.lifecycle.tamper();
+        TamperProtection {
+            default: t.default,
+            groups: t.groups.clone(),
+        }
+    }
+
+    async fn save_tamper_protection(&self, t: TamperProtection) -> Result<(), PolicySaveError> {
+        let s = TamperSettings {
+            default: t.default,
+            groups: t.groups,
+        };
+        match tamper::save(self, s).await {
+            Ok(_) => Ok(()),
+            Err(tamper::SaveError::Invalid(m)) => Err(PolicySaveError::Invalid(m)),
+            Err(e) => {
+                tracing::error!(error = %e, "console: saving tamper protection failed");
+                Err(PolicySaveError::Internal)
+            }
+        }
+    }
+
+    fn issue_uninstall_token(&self, asset_id: &str, secs: u64) -> Result<IssuedToken, String> {
+        let t = tamper::issue_token(self, asset_id, Vec::new(), secs)?;
+        Ok(IssuedToken {
+            token: t.token,
+            expires_at: t.expires_at,
+            actions: t.actions.iter().map(|a| a.as_str().to_string()).collect(),
+        })
+    }
+
+    fn uninstall_command(&self) -> String {
+        admin::uninstall_command(&self.public.url, &self.public.pin)
     }
 }
