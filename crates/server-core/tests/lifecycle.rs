@@ -393,3 +393,57 @@ async fn protection_statements_and_tokens_are_signed_and_scoped() {
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_lifecycle_api() {
+    let s = TestServer::start().await;
+    let (_, body, _) = s
+        .request(Method::GET, "/api/v1/openapi.json", &[], None)
+        .await;
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for (path, method) in [
+        ("/api/v1/assets/{id}/uninstall", "post"),
+        ("/api/v1/assets/{id}/update-check", "post"),
+        ("/api/v1/assets/{id}/uninstall-token", "post"),
+        ("/api/v1/uninstall", "post"),
+        ("/api/v1/commands", "get"),
+        ("/api/v1/commands/{id}", "get"),
+        ("/api/v1/commands/{id}/cancel", "post"),
+        ("/api/v1/settings/tamper-protection", "get"),
+        ("/api/v1/settings/tamper-protection", "put"),
+        ("/api/v1/uninstall-command", "get"),
+        ("/api/v1/agent/notice", "post"),
+        ("/uninstall.sh", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} not documented"
+        );
+    }
+    let codes = doc["components"]["schemas"]["ApiError"]["properties"]["error"]["properties"]
+        ["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for c in [ErrorCode::AgentOffline, ErrorCode::Conflict] {
+        assert!(codes.contains(&json!(c.as_str())), "{} missing", c.as_str());
+    }
+    // The served uninstaller is valid POSIX sh and runs `ward-agent uninstall`.
+    let (st, script, _) = s.request(Method::GET, "/uninstall.sh", &[], None).await;
+    assert_eq!(st, StatusCode::OK);
+    let file = s.dir.path().join("uninstall.sh");
+    std::fs::write(&file, &script).unwrap();
+    let check = std::process::Command::new("sh")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&script).contains(r#"exec "$agent" uninstall --prefix "$prefix""#)
+    );
+}
