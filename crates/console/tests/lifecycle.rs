@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use support::{get, post, sign_in, TestHost};
 use ward_console::ConsoleHost;
 use ward_proto::HostReport;
-use ward_store::{CommandState, Enrollment, NewKey, Store};
+use ward_store::{CommandState, Enrollment, NewKey};
 
 const PASSWORD: &str = "correct horse battery staple";
 

@@ -92,7 +92,7 @@ pub fn pending(layout: &Layout) -> Vec<AgentNotice> {
             }
         }
     }
-    out.sort_by(|a, b| (a.0, a.1.at_ms).cmp(&(b.0, b.1.at_ms)));
+    out.sort_by_key(|a| (a.0, a.1.at_ms));
     out.into_iter().map(|(_, n)| n).collect()
 }
 
