@@ -15,7 +15,6 @@ use ward_agent_core::lifecycle::{protection, uninstall};
 use ward_agent_core::net::plan::NetworkFlags;
 use ward_agent_core::status_cmd::StatusReport;
 use ward_agent_core::{config, daemon, exit_code, one_line, AgentError};
-use ward_proto::LocalAction;
 
 const EXIT_CODES: &str = "Exit codes:
   0  ok (status: connected)
@@ -240,13 +239,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
         }
         Cmd::Stop { prefix, token } => {
             let layout = Layout::new(prefix.prefix);
-            protection::authorize(&layout, LocalAction::Stop, token.as_deref())?;
-            if layout.data_dir().is_dir() {
-                // Tells the guardians not to bring it back.
-                ward_pki::secret::write_file_atomic(&layout.stopped_marker(), b"stopped\n", 0o600)
-                    .map_err(|e| AgentError::io("writing", &layout.stopped_marker(), e))?;
-            }
-            match daemon::stop(&layout)? {
+            match protection::stop(&layout, token.as_deref())? {
                 Some(pid) => println!("ward-agent stopped (pid {pid})"),
                 None => println!(
                     "ward-agent is not running for {}",

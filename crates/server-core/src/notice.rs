@@ -15,7 +15,7 @@ use ward_proto::{AgentNotice, ErrorCode};
 
 use crate::gateway::authenticate;
 use crate::http_error::HttpError;
-use crate::lifecycle::tamper::{record_notice, NoticeEffect};
+use crate::lifecycle::tamper::{record_notice, NoticeEffect, RATE_LIMITED};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -37,7 +37,12 @@ pub async fn handler(
     n.validate().map_err(HttpError::bad_request)?;
     let effect = record_notice(&st, &auth.asset_id, &n)
         .await
-        .map_err(|m| HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, m))?;
+        .map_err(|m| match m.as_str() {
+            RATE_LIMITED => {
+                HttpError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, m)
+            }
+            _ => HttpError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, m),
+        })?;
     Ok(Json(NoticeAnswer {
         id: n.id,
         alert_id: match effect {

@@ -334,6 +334,19 @@ async fn notices_raise_one_urgent_alert_each_and_need_the_agents_credential() {
         assert_eq!(a["severity"], "urgent");
         assert_eq!(a["technique"], "T1562.001");
     }
+    // One agent cannot flood the alert list: 100 notices an hour.
+    let used = 3; // ntc_a twice and ntc_b (the invalid one was refused before counting)
+    let mut accepted = used;
+    for i in 0.. {
+        let (st, _) = post(serde_json::to_string(&notice(&format!("ntc_f{i}"))).unwrap()).await;
+        if st == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_eq!(st, StatusCode::OK);
+        accepted += 1;
+        assert!(accepted <= 200, "never limited");
+    }
+    assert_eq!(accepted, ward_server_core::lifecycle::NOTICES_PER_HOUR);
 }
 
 #[tokio::test]

@@ -152,6 +152,18 @@ pub enum Pass {
     Token(String),
 }
 
+/// `ward-agent stop [--token T]`: through the gate, then `data/stopped`
+/// (the guardians do not bring the agent back) and the stop itself.
+/// Returns the pid that was stopped, `None` if none was running.
+pub fn stop(layout: &Layout, token: Option<&str>) -> Result<Option<u32>, AgentError> {
+    authorize(layout, LocalAction::Stop, token)?;
+    if layout.data_dir().is_dir() {
+        ward_pki::secret::write_file_atomic(&layout.stopped_marker(), b"stopped\n", 0o600)
+            .map_err(|e| AgentError::io("writing", &layout.stopped_marker(), e))?;
+    }
+    crate::daemon::stop(layout)
+}
+
 /// The gate: lets `action` through, or refuses it, reports the attempt and
 /// returns [`AgentError::Refused`].
 pub fn authorize(

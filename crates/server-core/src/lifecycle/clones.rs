@@ -14,9 +14,6 @@
 //! fingerprint cannot capture another host's asset. Each identity can spawn
 //! at most [`MAX_PER_HOUR`] copies per hour.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use ward_pki::secret::{random_token, sha256_hex};
 use ward_proto::Credential;
 use ward_store::{Reidentification, StoreError};
@@ -29,28 +26,11 @@ pub const MAX_PER_HOUR: u32 = 10;
 const WINDOW_MS: i64 = 3_600_000;
 
 /// Counts re-identifications per source identity.
-#[derive(Debug, Default)]
-pub struct ReidLimiter {
-    map: Mutex<HashMap<String, (i64, u32)>>,
-}
+pub type ReidLimiter = crate::ratelimit::FailureLimiter<String>;
 
-impl ReidLimiter {
-    /// Takes one from `source`'s allowance; false when it is used up.
-    pub fn take(&self, source: &str, now: i64) -> bool {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.retain(|_, (start, _)| now - *start < WINDOW_MS);
-        }
-        let e = map.entry(source.to_string()).or_insert((now, 0));
-        if now - e.0 >= WINDOW_MS {
-            *e = (now, 0);
-        }
-        if e.1 >= MAX_PER_HOUR {
-            return false;
-        }
-        e.1 += 1;
-        true
-    }
+/// A limiter allowing [`MAX_PER_HOUR`] copies per source per hour.
+pub fn reid_limiter() -> ReidLimiter {
+    ReidLimiter::new(MAX_PER_HOUR, WINDOW_MS)
 }
 
 /// Why a copy did not get an identity.
@@ -79,7 +59,7 @@ pub async fn reidentify(
     reason: &str,
 ) -> Result<NewIdentity, ReidError> {
     let now = now_ms();
-    if !st.lifecycle.reid_limiter.take(source_id, now) {
+    if !st.lifecycle.reid_limiter.take(source_id.to_string(), now) {
         return Err(ReidError::Limited);
     }
     let secret = random_token("", 32);
@@ -120,12 +100,12 @@ mod tests {
 
     #[test]
     fn limiter_allows_a_few_per_hour_per_source() {
-        let l = ReidLimiter::default();
+        let l = reid_limiter();
         for _ in 0..MAX_PER_HOUR {
-            assert!(l.take("a", 0));
+            assert!(l.take("a".into(), 0));
         }
-        assert!(!l.take("a", 1), "used up");
-        assert!(l.take("b", 1), "per source");
-        assert!(l.take("a", WINDOW_MS), "a new window");
+        assert!(!l.take("a".into(), 1), "used up");
+        assert!(l.take("b".into(), 1), "per source");
+        assert!(l.take("a".into(), WINDOW_MS), "a new window");
     }
 }

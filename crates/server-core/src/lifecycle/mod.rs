@@ -24,6 +24,10 @@ use ward_pki::issue::CommandKey;
 
 use self::clones::ReidLimiter;
 use self::tamper::TamperSettings;
+use crate::ratelimit::FailureLimiter;
+
+/// Notices one agent may send per hour (tamper reports are alerts).
+pub const NOTICES_PER_HOUR: u32 = 100;
 
 /// Lifecycle state shared by the API, the console and the gateway.
 pub struct Lifecycle {
@@ -31,6 +35,8 @@ pub struct Lifecycle {
     pub key: Arc<CommandKey>,
     tamper: watch::Sender<Arc<TamperSettings>>,
     pub reid_limiter: ReidLimiter,
+    /// Notices per agent identity.
+    pub notice_limiter: FailureLimiter<String>,
 }
 
 impl Lifecycle {
@@ -38,7 +44,8 @@ impl Lifecycle {
         Lifecycle {
             key,
             tamper: watch::channel(Arc::new(tamper)).0,
-            reid_limiter: ReidLimiter::default(),
+            reid_limiter: clones::reid_limiter(),
+            notice_limiter: FailureLimiter::new(NOTICES_PER_HOUR, 3_600_000),
         }
     }
 

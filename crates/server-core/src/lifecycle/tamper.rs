@@ -29,6 +29,8 @@ pub const SETTINGS_KEY: &str = "tamper_protection";
 pub const MAX_GROUPS: usize = 1000;
 /// ATT&CK technique of tamper alerts: Impair Defenses: Disable or Modify Tools.
 pub const TECHNIQUE: &str = "T1562.001";
+/// Why a notice was not stored when its agent sent too many.
+pub const RATE_LIMITED: &str = "too many notices from this agent in the last hour";
 /// Default and longest lifetime of an uninstall token.
 pub const TOKEN_DEFAULT_SECS: u64 = 3600;
 pub const TOKEN_MAX_SECS: u64 = 7 * 86_400;
@@ -195,6 +197,14 @@ pub async fn record_notice(
     n: &AgentNotice,
 ) -> Result<NoticeEffect, String> {
     n.validate()?;
+    if !st
+        .lifecycle
+        .notice_limiter
+        .take(agent_id.to_string(), now_ms())
+    {
+        tracing::warn!(asset = %agent_id, "notice dropped: too many notices from this agent");
+        return Err(RATE_LIMITED.into());
+    }
     match n.kind {
         NoticeKind::Uninstalled => {
             tracing::info!(asset = %agent_id, reason = %n.reason, "agent reports it was uninstalled");
