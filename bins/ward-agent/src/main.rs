@@ -39,6 +39,18 @@ struct PrefixArg {
     prefix: PathBuf,
 }
 
+#[derive(clap::Args)]
+struct TokenArg {
+    /// Uninstall token from the console or the API (needed when tamper protection is on).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "WARD_UNINSTALL_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Enroll with a verification key (or repair an existing install), install into the prefix and start the agent.
@@ -77,28 +89,16 @@ enum Cmd {
     Stop {
         #[command(flatten)]
         prefix: PrefixArg,
-        /// Uninstall token from the console or the API (needed when tamper protection is on).
-        #[arg(
-            long,
-            value_name = "TOKEN",
-            env = "WARD_UNINSTALL_TOKEN",
-            hide_env_values = true
-        )]
-        token: Option<String>,
+        #[command(flatten)]
+        token: TokenArg,
     },
     /// Remove the agent: stop it and the updater, remove its services, files and credentials, and tell the server. With tamper protection on, needs --token.
     #[command(after_help = EXIT_CODES)]
     Uninstall {
         #[command(flatten)]
         prefix: PrefixArg,
-        /// Uninstall token from the console or the API (needed when tamper protection is on).
-        #[arg(
-            long,
-            value_name = "TOKEN",
-            env = "WARD_UNINSTALL_TOKEN",
-            hide_env_values = true
-        )]
-        token: Option<String>,
+        #[command(flatten)]
+        token: TokenArg,
     },
     /// Run the agent in the foreground.
     Run {
@@ -239,7 +239,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
         }
         Cmd::Stop { prefix, token } => {
             let layout = Layout::new(prefix.prefix);
-            match protection::stop(&layout, token.as_deref())? {
+            match protection::stop(&layout, token.token.as_deref())? {
                 Some(pid) => println!("ward-agent stopped (pid {pid})"),
                 None => println!(
                     "ward-agent is not running for {}",
@@ -250,7 +250,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
         }
         Cmd::Uninstall { prefix, token } => {
             let layout = Layout::new(prefix.prefix);
-            let outcome = uninstall::local(&layout, token.as_deref())?;
+            let outcome = uninstall::local(&layout, token.token.as_deref())?;
             let line = outcome.message(&layout);
             if outcome.removal.problems.is_empty() {
                 println!("{line}");

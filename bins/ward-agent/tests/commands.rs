@@ -3,40 +3,16 @@
 //! agent, expired, tampered and replayed commands are refused or not run
 //! again; a genuine uninstall removes everything and reports.
 
+mod common;
 #[path = "../../../crates/agent-core/tests/support/mod.rs"]
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::{install, StopOnDrop, FAST};
 use support::{server_key, sign_doc, wait_for, Control, TestServer};
 use ward_proto::lifecycle::{COMMAND_DOMAIN, PAYLOAD_VERSION};
-use ward_proto::{
-    AgentMsg, CommandKind, CommandOutcome, CommandPayload, Policy, ServerMsg, Signed,
-};
-
-const FAST: Policy = Policy {
-    keepalive_secs: 1,
-    missed_keepalives: 3,
-    report_interval_secs: 3600,
-};
-
-fn agent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ward-agent"))
-        .args(args)
-        .env("WARD_AGENT_RECONNECT_MIN_BACKOFF_MS", "100")
-        .env("WARD_AGENT_RECONNECT_MAX_BACKOFF_MS", "500")
-        .output()
-        .unwrap()
-}
-
-struct StopOnDrop<'a>(&'a Path);
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        let _ = agent(&["stop", "--prefix", self.0.to_str().unwrap()]);
-    }
-}
+use ward_proto::{AgentMsg, CommandKind, CommandOutcome, CommandPayload, ServerMsg, Signed};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -90,22 +66,8 @@ fn forged_foreign_expired_tampered_and_replayed_commands_are_not_run() {
     let tmp = tempfile::tempdir().unwrap();
     let prefix = tmp.path().join("ward");
     let p = prefix.to_str().unwrap();
-    let _guard = StopOnDrop(&prefix);
-    let out = agent(&[
-        "install",
-        "--server",
-        &server.url,
-        "--pin",
-        &server.pin(),
-        "--key",
-        "good-key",
-        "--platform",
-        "linux-x86_64",
-        "--prefix",
-        p,
-        "--wait-secs",
-        "20",
-    ]);
+    let _guard = StopOnDrop(prefix.clone());
+    let out = install(&server.url, &server.pin(), "good-key", &prefix);
     assert!(
         out.status.success(),
         "{}",

@@ -22,6 +22,30 @@ fn host() -> Host {
     h
 }
 
+/// A server on all addresses, two namespace hosts, and an agent installed
+/// and protected on the first one.
+fn lab(key_label: &str) -> (Server, Host, Host, Agent, String) {
+    let server = Server::start_on("0.0.0.0");
+    let (h1, h2) = (host(), host());
+    let (_, secret) = server.create_key(key_label);
+    let url = format!("https://{}:{}", h1.host_addr, server.port);
+    let original = Agent::new_prefix();
+    let out = original.install(
+        &server.install_command(&secret, Some(&url)),
+        Some(&h1.name),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "install: {}\n{}",
+        stderr(&out),
+        server.log()
+    );
+    let id = original.agent_id();
+    wait_status(&server, &id, "protected", None, Duration::from_secs(10));
+    (server, h1, h2, original, id)
+}
+
 fn copy_prefix(from: &Path, to: &Path) {
     let o = run(Command::new("cp").arg("-a").arg(from).arg(to));
     assert!(o.status.success(), "cp -a: {}", stderr(&o));
@@ -89,24 +113,7 @@ fn assert_stable(server: &Server, ids: &BTreeSet<String>, prefixes: &[(&Path, &s
 
 #[test]
 fn a_prefix_copied_to_a_second_host_becomes_a_second_stable_asset() {
-    let server = Server::start_on("0.0.0.0");
-    let (h1, h2) = (host(), host());
-    let (_, secret) = server.create_key("e2e-clone");
-    let url = format!("https://{}:{}", h1.host_addr, server.port);
-    let original = Agent::new_prefix();
-    let out = original.install(
-        &server.install_command(&secret, Some(&url)),
-        Some(&h1.name),
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "install: {}\n{}",
-        stderr(&out),
-        server.log()
-    );
-    let id = original.agent_id();
-    wait_status(&server, &id, "protected", None, Duration::from_secs(10));
+    let (server, h1, h2, original, id) = lab("e2e-clone");
 
     // Copy the installed prefix while the agent runs (as an image would be
     // taken) and start the copy on the second host.
@@ -182,19 +189,7 @@ fn a_prefix_copied_to_a_second_host_becomes_a_second_stable_asset() {
 
 #[test]
 fn two_live_copies_with_the_same_fingerprint_get_separate_identities() {
-    let server = Server::start_on("0.0.0.0");
-    let (h1, h2) = (host(), host());
-    let (_, secret) = server.create_key("e2e-twin");
-    let url = format!("https://{}:{}", h1.host_addr, server.port);
-    let original = Agent::new_prefix();
-    let out = original.install(
-        &server.install_command(&secret, Some(&url)),
-        Some(&h1.name),
-        &[],
-    );
-    assert!(out.status.success(), "install: {}", stderr(&out));
-    let id = original.agent_id();
-    wait_status(&server, &id, "protected", None, Duration::from_secs(10));
+    let (server, _h1, h2, original, id) = lab("e2e-twin");
 
     // The copy runs at the same path (its own mount namespace) on the same
     // machine id: the same host fingerprint, like a VM image cloned with

@@ -29,6 +29,23 @@ fn install(server: &Server, secret: &str) -> Agent {
     agent
 }
 
+/// A server with an installed agent that was killed and is now offline.
+fn offline_agent(key_label: &str) -> (Server, Agent, String) {
+    let server = Server::start();
+    let (_, secret) = server.create_key(key_label);
+    let agent = install(&server, &secret);
+    let id = agent.agent_id();
+    agent.kill9();
+    wait_status(
+        &server,
+        &id,
+        "unprotected",
+        Some("offline"),
+        Duration::from_secs(10),
+    );
+    (server, agent, id)
+}
+
 fn commands(server: &Server, asset: &str) -> Vec<Value> {
     server.api_get(&format!("/api/v1/commands?asset_id={asset}"))["items"]
         .as_array()
@@ -93,18 +110,7 @@ fn remote_uninstall_of_an_online_agent_leaves_nothing_within_5_seconds() {
 
 #[test]
 fn offline_agent_is_refused_then_queued_and_uninstalled_on_reconnect() {
-    let server = Server::start();
-    let (_, secret) = server.create_key("e2e-queued");
-    let agent = install(&server, &secret);
-    let id = agent.agent_id();
-    agent.kill9();
-    wait_status(
-        &server,
-        &id,
-        "unprotected",
-        Some("offline"),
-        Duration::from_secs(10),
-    );
+    let (server, agent, id) = offline_agent("e2e-queued");
 
     // Not queued: the API says it cannot be delivered now.
     let (code, v) = server.api_post(&format!("/api/v1/assets/{id}/uninstall"), "{}");
@@ -149,18 +155,7 @@ fn offline_agent_is_refused_then_queued_and_uninstalled_on_reconnect() {
 
 #[test]
 fn a_queued_command_expires_and_is_never_delivered() {
-    let server = Server::start();
-    let (_, secret) = server.create_key("e2e-expiry");
-    let agent = install(&server, &secret);
-    let id = agent.agent_id();
-    agent.kill9();
-    wait_status(
-        &server,
-        &id,
-        "unprotected",
-        Some("offline"),
-        Duration::from_secs(10),
-    );
+    let (server, agent, id) = offline_agent("e2e-expiry");
     let (code, v) = server.api_post(
         &format!("/api/v1/assets/{id}/uninstall"),
         r#"{"queue": true, "expires_in_secs": 1}"#,
