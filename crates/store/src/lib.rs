@@ -6,6 +6,10 @@
 //! forward-only migrations (`ward-store-sqlite`; PostgreSQL later). Nothing
 //! outside a backend crate knows which database is in use.
 //!
+//! Besides assets, keys, tokens, events and alerts it stores the agent
+//! lifecycle: signed commands with their queue state and expiry, and the
+//! assets made for cloned installs ([`Reidentification`]).
+//!
 //! Times are Unix milliseconds (`i64`) everywhere in this interface.
 //! Secrets (agent credentials, API tokens) are stored only as SHA-256 hashes;
 //! verification keys are stored in clear because the console shows them.
