@@ -21,7 +21,8 @@ use tokio::sync::watch;
 use crate::config::{load_agent_config, load_network_config};
 use crate::identity::Identity;
 use crate::layout::Layout;
-use crate::session::{run_sessions_piped, RunnerParams};
+use crate::lifecycle::uninstall;
+use crate::session::{run_sessions_piped, RunnerParams, SessionsEnd, Ws};
 use crate::{service, AgentError};
 
 /// Time `stop` waits after SIGTERM before SIGKILL.
@@ -40,6 +41,35 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
     } else {
         Err(e)
     }
+}
+
+/// True when nobody holds an exclusive lock on `file` (probed with a shared
+/// lock that is released again at once).
+pub fn try_flock_shared(file: &File) -> io::Result<bool> {
+    if !flock(file, libc::LOCK_SH)? {
+        return Ok(false);
+    }
+    // SAFETY: unlocking a descriptor we own.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+    Ok(true)
+}
+
+/// Spawns `cmd` as the leader of a new session (detached from our terminal
+/// and process group) and reaps it in a thread when it exits.
+pub fn spawn_session_leader(cmd: &mut Command) -> io::Result<u32> {
+    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    std::thread::spawn(move || child.wait());
+    Ok(pid)
 }
 
 /// Takes the exclusive lock of `data/agent.lock`; `None` if another process
@@ -173,6 +203,9 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
             layout.identity().display()
         ))
     })?;
+    if let Some(marker) = uninstall::read_marker(layout) {
+        return finish_interrupted_uninstall(layout, &marker);
+    }
     let loaded = crate::net::reload::LoadedNetwork::from_config(&network)
         .map_err(|e| AgentError::Usage(format!("invalid configuration: {e}")))?;
     let net = crate::session::NetRuntime {
@@ -218,6 +251,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         config,
         status_path: layout.status(),
         host_paths: ward_hostinfo::HostPaths::default(),
+        layout: Some(layout.clone()),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -255,21 +289,30 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
                 t.await;
             }
         };
-        let (_, _, breach, _) = tokio::join!(
-            run_sessions_piped(params, net, handle, rx.clone()),
-            pipeline_task,
-            watchdog,
-            guard,
-        );
-        Ok::<_, AgentError>(breach)
+        let sessions = async {
+            let end = run_sessions_piped(params, net, handle, rx.clone()).await;
+            // Everything stops with the sessions (also for an uninstall).
+            let _ = tx.send(true);
+            end
+        };
+        let (end, (), breach, ()) = tokio::join!(sessions, pipeline_task, watchdog, guard);
+        Ok::<_, AgentError>((end, breach))
     });
     let (result, breach) = match outcome {
-        Ok(b) => (Ok(()), b),
+        Ok((end, b)) => (Ok(end), b),
         Err(e) => (Err(e), None),
     };
     if let Some(p) = pipeline {
         p.shutdown();
     }
+    let result = match result {
+        Ok(SessionsEnd::Uninstall { ws, command_id }) => {
+            rt.block_on(finish_remote_uninstall(layout, *ws, &command_id));
+            Ok(())
+        }
+        Ok(SessionsEnd::Stopped) => Ok(()),
+        Err(e) => Err(e),
+    };
     if read_pid(&layout.pid_file()) == Some(pid) {
         let _ = std::fs::remove_file(layout.pid_file());
     }
@@ -317,7 +360,8 @@ pub fn clear_stopped(layout: &Layout) -> Result<(), AgentError> {
     }
 }
 
-/// `ward-agent start`. Returns the pid of the running agent.
+/// `ward-agent start`: removes `data/stopped` (refused while an uninstall
+/// is in progress) and starts the agent. Returns the pid of the running agent.
 pub fn start(layout: &Layout) -> Result<u32, AgentError> {
     if let Some(pid) = running_pid(layout) {
         println!(
@@ -339,6 +383,10 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
             layout.identity().display()
         )));
     }
+    if layout.uninstalling_marker().exists() {
+        return Err(uninstall_in_progress(layout));
+    }
+    clear_stopped(layout)?;
     match service::detect(layout) {
         service::Mode::Systemd => service::systemd_enable_now(layout)
             .and_then(|()| wait_running(layout, None, START_TIMEOUT)),
@@ -362,6 +410,74 @@ fn last_log_line(layout: &Layout, from: u64) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "(it wrote nothing)".into())
+}
+
+fn uninstall_in_progress(layout: &Layout) -> AgentError {
+    AgentError::Usage(format!(
+        "an uninstall of this agent is in progress ({} exists); run `ward-agent uninstall --prefix {}` to finish it",
+        layout.uninstalling_marker().display(),
+        layout.prefix().display()
+    ))
+}
+
+/// `run` found `data/uninstalling`: a remote uninstall this agent accepted
+/// (and verified) was interrupted, so finish it; anything else is left to
+/// `ward-agent uninstall`.
+fn finish_interrupted_uninstall(layout: &Layout, m: &uninstall::Marker) -> Result<(), AgentError> {
+    if !uninstall::marker_is_verified_command(layout, m) {
+        return Err(uninstall_in_progress(layout));
+    }
+    let Some(_lock) = try_lock(layout, Duration::from_secs(2))? else {
+        return Err(AgentError::Runtime(
+            "another ward-agent runs for this prefix".into(),
+        ));
+    };
+    init_logging("info");
+    tracing::warn!("finishing an interrupted remote uninstall");
+    let (after, mut problems) = uninstall::stop_and_remove_services(layout, true);
+    let mut removal = uninstall::remove_files(layout);
+    problems.append(&mut removal.problems);
+    removal.problems = problems;
+    tracing::warn!(result = %removal.summary(layout), "uninstall finished");
+    final_steps(&after);
+    Ok(())
+}
+
+/// Last service steps of an in-process uninstall (systemd: the stop job of
+/// our own unit). SIGTERM is ignored from here on: we exit by ourselves.
+fn final_steps(after: &[service::RemovalStep]) {
+    if after.is_empty() {
+        return;
+    }
+    // SAFETY: setting a signal disposition; no handler code runs.
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    for p in service::run_removal(after) {
+        tracing::warn!(problem = %p, "removing the service");
+    }
+}
+
+/// After an accepted uninstall command (pipeline and sessions stopped):
+/// removes everything and reports the result over the still-open session.
+async fn finish_remote_uninstall(layout: &Layout, mut ws: Ws, command_id: &str) {
+    let (after, mut problems) = uninstall::stop_and_remove_services(layout, true);
+    let mut removal = uninstall::remove_files(layout);
+    problems.append(&mut removal.problems);
+    removal.problems = problems;
+    let summary = removal.summary(layout);
+    let outcome = if removal.problems.is_empty() {
+        ward_proto::CommandOutcome::Done
+    } else {
+        ward_proto::CommandOutcome::Failed
+    };
+    tracing::warn!(command = %command_id, result = %summary, "uninstall finished");
+    let msg = ward_proto::AgentMsg::CommandResult {
+        id: command_id.to_string(),
+        outcome,
+        message: Some(summary),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), crate::session::send(&mut ws, &msg)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+    final_steps(&after);
 }
 
 /// Spawns `bin/ward-agent run` in a new session and waits for its pid file.

@@ -104,32 +104,65 @@ fn wait_running(layout: &Layout) -> Result<u32, AgentError> {
 /// Stops `ward-update` of the prefix: SIGTERM, SIGKILL after
 /// [`STOP_TIMEOUT`]. The pid stopped, `None` if none ran.
 pub fn stop(layout: &Layout) -> Result<Option<u32>, AgentError> {
+    stop_within(layout, STOP_TIMEOUT)
+}
+
+/// Stops `ward-update` of the prefix if it holds `data/update.lock`:
+/// SIGTERM to the pid in `data/update.pid`, SIGKILL after `grace`. The pid
+/// stopped, `None` if none ran; an error if it holds the lock with an
+/// unusable pid file, or survives SIGKILL.
+pub fn stop_within(layout: &Layout, grace: Duration) -> Result<Option<u32>, AgentError> {
     if service::detect(layout) == service::Mode::Systemd
         && Path::new(service::UPDATE_UNIT_PATH).exists()
     {
         service::systemctl(&["stop", service::UPDATE_UNIT_NAME])?;
     }
-    let Some(pid) = running_pid(layout).filter(|p| *p > 1 && *p != std::process::id()) else {
+    let Some(mut pid) = running_pid(layout) else {
         return Ok(None);
     };
+    if pid == 0 {
+        // Starting right now: give it a moment to write its pid file.
+        std::thread::sleep(Duration::from_millis(500));
+        match running_pid(layout) {
+            Some(p) => pid = p,
+            None => return Ok(None),
+        }
+    }
+    if pid <= 1 || pid == std::process::id() {
+        return Err(AgentError::Runtime(format!(
+            "ward-update holds {} but {} is unusable",
+            layout.update_lock_file().display(),
+            layout.update_pid_file().display()
+        )));
+    }
     let signal = |sig| {
         // SAFETY: kill() with the pid of the lock holder, checked above.
         unsafe { libc::kill(pid as libc::pid_t, sig) }
     };
-    signal(libc::SIGTERM);
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while running_pid(layout).is_some() {
-        if Instant::now() >= deadline {
-            signal(libc::SIGKILL);
-            std::thread::sleep(Duration::from_millis(500));
-            break;
+    let stopped_within = |d: Duration| {
+        let deadline = Instant::now() + d;
+        while running_pid(layout).is_some() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        true
+    };
+    signal(libc::SIGTERM);
+    if stopped_within(grace) {
+        return Ok(Some(pid));
     }
-    if running_pid(layout).is_some() {
-        return Err(AgentError::Runtime(format!(
+    tracing::warn!(
+        pid,
+        "ward-update did not stop after SIGTERM; sending SIGKILL"
+    );
+    signal(libc::SIGKILL);
+    if stopped_within(Duration::from_secs(5)) {
+        Ok(Some(pid))
+    } else {
+        Err(AgentError::Runtime(format!(
             "ward-update (pid {pid}) did not stop"
-        )));
+        )))
     }
-    Ok(Some(pid))
 }

@@ -69,6 +69,33 @@
 //! (a repair) gets it from [`ReleaseOffer::release_key`] over the same
 //! pinned, authenticated channel. The updater never replaces a key it
 //! already trusts.
+//!
+//! # Lifecycle: commands, tamper protection, cloned hosts
+//!
+//! Additive messages of version 1 (see [`lifecycle`]), sent by the server
+//! only to agents that list the matching [`lifecycle::capability`] in
+//! `Hello.capabilities`:
+//!
+//! ```text
+//!   | <- Command{command: Signed} ---------- |  signed, bound to the agent, expiring
+//!   | -- CommandResult{id, outcome, ..} ---> |  accepted | done | failed | rejected
+//!   | <- Protection{statement: Signed} ----- |  tamper protection on/off, after Welcome and on change
+//!   | -- Notice{notice} -------------------> |  tamper attempts (also POST NOTICE_PATH)
+//!   | <- NoticeAck{id} --------------------- |
+//!   | <- Reidentify{agent_id, credential} -- |  instead of Welcome: this install is a copy
+//! ```
+//!
+//! `Reidentify` answers a `Hello` whose fingerprint is not the one the
+//! identity was enrolled with, or a second live session of the identity
+//! from another agent process that keeps coming back: the copy receives a
+//! new identity of its own (a new asset), saves it and reconnects with it.
+
+pub mod lifecycle;
+
+pub use lifecycle::{
+    AgentNotice, CommandKind, CommandOutcome, CommandPayload, LocalAction, NoticeKind,
+    ProtectionPayload, Signed, UninstallTokenPayload,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -191,6 +218,13 @@ pub enum AgentMsg {
         /// Endpoint the agent used for this session (as configured).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
+        /// Random id of this agent process (new at every start): two live
+        /// sessions of one identity with different instances are two copies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+        /// What this agent understands ([`lifecycle::capability`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capabilities: Vec<String>,
     },
     /// A full host report.
     Report { report: HostReport },
@@ -201,6 +235,16 @@ pub enum AgentMsg {
     /// Spool health: events waiting, and events dropped because the spool was
     /// full (a counter since the spool was created; never decreases).
     SpoolStats { depth: u64, dropped_total: u64 },
+    /// The agent's answer to a [`ServerMsg::Command`].
+    CommandResult {
+        id: String,
+        outcome: CommandOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Something the agent tells the server (tamper attempts); acknowledged
+    /// with [`ServerMsg::NoticeAck`].
+    Notice { notice: AgentNotice },
 }
 
 /// Messages from server to agent.
@@ -213,6 +257,9 @@ pub enum ServerMsg {
         policy: Policy,
         /// Server clock, Unix milliseconds (agents use it to measure skew).
         server_time_ms: i64,
+        /// Public half of the command-signing key (standard base64, 32 bytes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command_key: Option<String>,
     },
     /// New intervals; replaces the previous policy at once.
     Policy { policy: Policy },
@@ -222,6 +269,20 @@ pub enum ServerMsg {
     EventsAck { up_to: u64 },
     /// The server is closing the session because of this error.
     Error { code: ErrorCode, message: String },
+    /// A signed command ([`CommandPayload`]).
+    Command { command: Signed },
+    /// The signed tamper-protection statement ([`ProtectionPayload`]).
+    Protection { statement: Signed },
+    /// Instead of `Welcome`: this install is a copy of the identity's host;
+    /// here is its own new identity. The server closes the session after it.
+    Reidentify {
+        agent_id: String,
+        credential: String,
+        /// Why, for the agent's log.
+        reason: String,
+    },
+    /// The notice with this id is stored.
+    NoticeAck { id: String },
 }
 
 /// Stable machine-readable error codes, shared by the session and the REST API.
@@ -248,6 +309,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Another session with this identity took over.
     Superseded,
+    /// The agent has no session now; the command cannot be delivered.
+    AgentOffline,
+    /// The request conflicts with the object's state.
+    Conflict,
     /// Something failed inside the server; details are in the server log only.
     Internal,
 }
@@ -265,6 +330,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Superseded => "superseded",
+            ErrorCode::AgentOffline => "agent_offline",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
         }
     }
@@ -317,6 +384,9 @@ pub struct EnrollResponse {
     /// updater verifies release metadata with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_key: Option<String>,
+    /// Public half of the command-signing key (standard base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_key: Option<String>,
 }
 
 /// `GET RELEASE_PATH`: what the server offers this agent.
@@ -523,6 +593,8 @@ mod tests {
             fingerprint: "fp".into(),
             last_error: None,
             endpoint: Some("https://198.51.100.7:8443".into()),
+            instance: None,
+            capabilities: Vec::new(),
         };
         let text = msg.encode();
         // The documented shape: a "type" tag and snake_case names.
@@ -540,6 +612,7 @@ mod tests {
                 agent_id: "ag_1".into(),
                 policy: Policy::default(),
                 server_time_ms: 1_700_000_000_000,
+                command_key: Some("AAAA".into()),
             },
             ServerMsg::Policy {
                 policy: Policy {
@@ -724,3 +797,6 @@ mod event_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod lifecycle_wire_tests;
