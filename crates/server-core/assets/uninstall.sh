@@ -103,7 +103,8 @@ force_remove() {
     fi
     rm -rf "$prefix/agent" "$prefix/update" "$prefix/log"
     rm -f "$prefix/bin/ward-agent" "$prefix/bin/ward-update" \
-        "$prefix/conf/agent.toml" "$prefix/conf/network.toml"
+        "$prefix/conf/agent.toml" "$prefix/conf/network.toml" \
+        "$prefix/conf/update.toml" "$prefix/conf/release.pub"
     rm -rf "$prefix/data"
     rmdir "$prefix/bin" "$prefix/conf" 2>/dev/null
     if rmdir "$prefix" 2>/dev/null; then
