@@ -504,6 +504,26 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// Pids of the live processes (other than this one) whose command line
+/// names `path`, e.g. the `--prefix` of `ward-agent run` or `ward-update run`.
+pub fn processes_naming(path: &Path) -> Vec<i32> {
+    let needle = path.to_string_lossy().into_owned();
+    let own = std::process::id() as i32;
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
+                .filter(|&pid| pid != own && alive(pid))
+                .filter(|pid| {
+                    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                        c.split(|b| *b == 0)
+                            .any(|arg| String::from_utf8_lossy(arg) == needle)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Polls the API until asset `id` has `status` (and `reason`, if given).
 pub fn wait_status(
     server: &Server,

@@ -8,7 +8,9 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ward_e2e::{alive, run, stderr, stdout, wait_for, wait_status, Agent, Server, Value};
+use ward_e2e::{
+    alive, processes_naming, run, stderr, stdout, wait_for, wait_status, Agent, Server, Value,
+};
 
 fn install(server: &Server, secret: &str) -> Agent {
     let agent = Agent::new_prefix();
@@ -64,6 +66,18 @@ fn gone(agent: &Agent) -> bool {
     fs::symlink_metadata(&agent.prefix).is_err()
 }
 
+/// Nothing of the install runs any more, and nothing starts it again: no
+/// guardian resurrects an agent or updater that is being uninstalled.
+fn nothing_runs_for(agent: &Agent) {
+    std::thread::sleep(Duration::from_secs(2));
+    let left = processes_naming(&agent.prefix);
+    assert!(
+        left.is_empty(),
+        "processes of {:?} remain: {left:?}",
+        agent.prefix
+    );
+}
+
 #[test]
 fn remote_uninstall_of_an_online_agent_leaves_nothing_within_5_seconds() {
     let server = Server::start();
@@ -72,6 +86,13 @@ fn remote_uninstall_of_an_online_agent_leaves_nothing_within_5_seconds() {
     let id = agent.agent_id();
     let credential = agent.identity()["credential"].as_str().unwrap().to_string();
     let pid = agent.pid().expect("agent pid");
+    let updater = wait_for("ward-update running", Duration::from_secs(10), || {
+        agent.update_pid().filter(|p| alive(*p))
+    });
+    assert!(
+        agent.prefix.join("bin/ward-update").exists() && agent.prefix.join("update").is_dir(),
+        "the install has its updater"
+    );
 
     let asked = Instant::now();
     let (code, v) = server.api_post(&format!("/api/v1/assets/{id}/uninstall"), "{}");
@@ -83,10 +104,12 @@ fn remote_uninstall_of_an_online_agent_leaves_nothing_within_5_seconds() {
         Duration::from_secs(5),
         || {
             let a = server.asset(&id);
-            (gone(&agent) && !alive(pid) && a["status_reason"] == "uninstalled").then_some(())
+            (gone(&agent) && !alive(pid) && !alive(updater) && a["status_reason"] == "uninstalled")
+                .then_some(())
         },
     );
     assert!(asked.elapsed() <= Duration::from_secs(5));
+    nothing_runs_for(&agent);
     assert_eq!(server.asset(&id)["status"], "unprotected");
     // The agent reported the removal; the command is done.
     let cmd = wait_for("command done", Duration::from_secs(5), || {
@@ -289,6 +312,7 @@ fn tamper_protection_refuses_stop_and_uninstall_without_a_token_and_alerts() {
         stdout(&out)
     );
     assert!(gone(&guarded));
+    nothing_runs_for(&guarded);
     wait_status(
         &server,
         &gid,
@@ -352,6 +376,7 @@ fn uninstall_sh_from_the_server_removes_the_agent_and_tells_the_server() {
         .arg(format!("{cmd} --prefix '{}'", a.prefix.display())));
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(gone(&a));
+    nothing_runs_for(&a);
     wait_status(
         &server,
         &a_id,
@@ -383,6 +408,7 @@ fn uninstall_sh_from_the_server_removes_the_agent_and_tells_the_server() {
         stderr(&out)
     );
     assert!(gone(&b) && !alive(pid));
+    nothing_runs_for(&b);
     wait_status(
         &server,
         &id,
