@@ -131,19 +131,53 @@ fn forged_foreign_expired_tampered_and_replayed_commands_are_not_run() {
     assert!(log.contains("command refused"), "{log}");
 
     // A genuine command runs once; the same command again is not run again.
+    // The install put the workspace's ward-update next to the agent, so an
+    // update check starts `bin/ward-update check`.
+    assert!(
+        prefix.join("bin/ward-update").exists(),
+        "the install has no ward-update (build the workspace binaries first)"
+    );
     let check = sign_doc(
         &server_key(),
         COMMAND_DOMAIN,
         &payload("cmd_uc", id, CommandKind::UpdateCheck, later),
     );
+    let (o, first) = send(&server, &check, "cmd_uc", 1);
+    assert_eq!(o, CommandOutcome::Done, "{first}");
+    assert!(
+        first.starts_with("ward-update check started (pid "),
+        "{first}"
+    );
+    // The replay repeats the first answer; nothing is started again.
     let (o, m) = send(&server, &check, "cmd_uc", 1);
+    assert_eq!(o, CommandOutcome::Done);
+    assert_eq!(m, format!("already executed; not run again ({first})"));
+    let log = std::fs::read_to_string(prefix.join("log/agent.log")).unwrap();
+    assert_eq!(log.matches("ward-update check started").count(), 1, "{log}");
+
+    // Without an updater the agent says so.
+    let updater =
+        std::path::Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update");
+    let out = std::process::Command::new(updater)
+        .args(["stop", "--prefix", p])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(prefix.join("bin/ward-update")).unwrap();
+    let check = sign_doc(
+        &server_key(),
+        COMMAND_DOMAIN,
+        &payload("cmd_uc2", id, CommandKind::UpdateCheck, later),
+    );
+    let (o, m) = send(&server, &check, "cmd_uc2", 1);
     assert_eq!(
         (o, m.as_str()),
         (CommandOutcome::Failed, "updater not installed")
     );
-    let (o, m) = send(&server, &check, "cmd_uc", 1);
-    assert_eq!(o, CommandOutcome::Failed);
-    assert!(m.contains("already executed; not run again"), "{m}");
 
     // A genuine uninstall: accepted, everything removed, done reported.
     let pid: i32 = std::fs::read_to_string(prefix.join("data/agent.pid"))
