@@ -21,8 +21,8 @@ use tokio::sync::watch;
 use crate::config::{load_agent_config, load_network_config};
 use crate::identity::Identity;
 use crate::layout::Layout;
-use crate::lifecycle::uninstall;
-use crate::session::{run_sessions_piped, RunnerParams, SessionsEnd, Ws};
+use crate::lifecycle::{in_process, uninstall};
+use crate::session::{run_sessions_piped, RunnerParams, SessionsEnd};
 use crate::{service, AgentError};
 
 /// Time `stop` waits after SIGTERM before SIGKILL.
@@ -204,7 +204,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         ))
     })?;
     if let Some(marker) = uninstall::read_marker(layout) {
-        return finish_interrupted_uninstall(layout, &marker);
+        return in_process::finish_interrupted(layout, &marker);
     }
     let loaded = crate::net::reload::LoadedNetwork::from_config(&network)
         .map_err(|e| AgentError::Usage(format!("invalid configuration: {e}")))?;
@@ -307,7 +307,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
     }
     let result = match result {
         Ok(SessionsEnd::Uninstall { ws, command_id }) => {
-            rt.block_on(finish_remote_uninstall(layout, *ws, &command_id));
+            rt.block_on(in_process::finish_remote(layout, *ws, &command_id));
             Ok(())
         }
         Ok(SessionsEnd::Stopped) => Ok(()),
@@ -384,7 +384,7 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
         )));
     }
     if layout.uninstalling_marker().exists() {
-        return Err(uninstall_in_progress(layout));
+        return Err(in_process::uninstall_in_progress(layout));
     }
     clear_stopped(layout)?;
     match service::detect(layout) {
@@ -410,74 +410,6 @@ fn last_log_line(layout: &Layout, from: u64) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "(it wrote nothing)".into())
-}
-
-fn uninstall_in_progress(layout: &Layout) -> AgentError {
-    AgentError::Usage(format!(
-        "an uninstall of this agent is in progress ({} exists); run `ward-agent uninstall --prefix {}` to finish it",
-        layout.uninstalling_marker().display(),
-        layout.prefix().display()
-    ))
-}
-
-/// `run` found `data/uninstalling`: a remote uninstall this agent accepted
-/// (and verified) was interrupted, so finish it; anything else is left to
-/// `ward-agent uninstall`.
-fn finish_interrupted_uninstall(layout: &Layout, m: &uninstall::Marker) -> Result<(), AgentError> {
-    if !uninstall::marker_is_verified_command(layout, m) {
-        return Err(uninstall_in_progress(layout));
-    }
-    let Some(_lock) = try_lock(layout, Duration::from_secs(2))? else {
-        return Err(AgentError::Runtime(
-            "another ward-agent runs for this prefix".into(),
-        ));
-    };
-    init_logging("info");
-    tracing::warn!("finishing an interrupted remote uninstall");
-    let (after, mut problems) = uninstall::stop_and_remove_services(layout, true);
-    let mut removal = uninstall::remove_files(layout);
-    problems.append(&mut removal.problems);
-    removal.problems = problems;
-    tracing::warn!(result = %removal.summary(layout), "uninstall finished");
-    final_steps(&after);
-    Ok(())
-}
-
-/// Last service steps of an in-process uninstall (systemd: the stop job of
-/// our own unit). SIGTERM is ignored from here on: we exit by ourselves.
-fn final_steps(after: &[service::RemovalStep]) {
-    if after.is_empty() {
-        return;
-    }
-    // SAFETY: setting a signal disposition; no handler code runs.
-    unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
-    for p in service::run_removal(after) {
-        tracing::warn!(problem = %p, "removing the service");
-    }
-}
-
-/// After an accepted uninstall command (pipeline and sessions stopped):
-/// removes everything and reports the result over the still-open session.
-async fn finish_remote_uninstall(layout: &Layout, mut ws: Ws, command_id: &str) {
-    let (after, mut problems) = uninstall::stop_and_remove_services(layout, true);
-    let mut removal = uninstall::remove_files(layout);
-    problems.append(&mut removal.problems);
-    removal.problems = problems;
-    let summary = removal.summary(layout);
-    let outcome = if removal.problems.is_empty() {
-        ward_proto::CommandOutcome::Done
-    } else {
-        ward_proto::CommandOutcome::Failed
-    };
-    tracing::warn!(command = %command_id, result = %summary, "uninstall finished");
-    let msg = ward_proto::AgentMsg::CommandResult {
-        id: command_id.to_string(),
-        outcome,
-        message: Some(summary),
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(5), crate::session::send(&mut ws, &msg)).await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
-    final_steps(&after);
 }
 
 /// Spawns `bin/ward-agent run` in a new session and waits for its pid file.

@@ -11,12 +11,15 @@
 //!   over the session).
 //! * [`uninstall`]: removing everything the agent installed (updater,
 //!   services, files), for a remote command and for `ward-agent uninstall`.
-//! * [`session`]: what the live session does with these messages.
+//! * [`session`]: what the live session does with these messages;
+//!   [`in_process`]: finishing an accepted remote uninstall inside
+//!   `ward-agent run`.
 //! * [`client`]: the HTTPS calls of the updater and guardian (release offer,
 //!   release file downloads, lifecycle reports) with the agent credential.
 
 pub mod client;
 pub mod commands;
+pub mod in_process;
 pub mod keys;
 pub mod notices;
 pub mod protection;
