@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::daemon::{lock_holder, start_and_wait, START_TIMEOUT, STOP_TIMEOUT};
+use crate::daemon::{lock_holder, start_and_wait, stop_lock_holder, START_TIMEOUT, STOP_TIMEOUT};
 use crate::layout::{swap_symlink, Layout};
 use crate::{service, AgentError};
 
@@ -117,52 +117,10 @@ pub fn stop_within(layout: &Layout, grace: Duration) -> Result<Option<u32>, Agen
     {
         service::systemctl(&["stop", service::UPDATE_UNIT_NAME])?;
     }
-    let Some(mut pid) = running_pid(layout) else {
-        return Ok(None);
-    };
-    if pid == 0 {
-        // Starting right now: give it a moment to write its pid file.
-        std::thread::sleep(Duration::from_millis(500));
-        match running_pid(layout) {
-            Some(p) => pid = p,
-            None => return Ok(None),
-        }
-    }
-    if pid <= 1 || pid == std::process::id() {
-        return Err(AgentError::Runtime(format!(
-            "ward-update holds {} but {} is unusable",
-            layout.update_lock_file().display(),
-            layout.update_pid_file().display()
-        )));
-    }
-    let signal = |sig| {
-        // SAFETY: kill() with the pid of the lock holder, checked above.
-        unsafe { libc::kill(pid as libc::pid_t, sig) }
-    };
-    let stopped_within = |d: Duration| {
-        let deadline = Instant::now() + d;
-        while running_pid(layout).is_some() {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        true
-    };
-    signal(libc::SIGTERM);
-    if stopped_within(grace) {
-        return Ok(Some(pid));
-    }
-    tracing::warn!(
-        pid,
-        "ward-update did not stop after SIGTERM; sending SIGKILL"
-    );
-    signal(libc::SIGKILL);
-    if stopped_within(Duration::from_secs(5)) {
-        Ok(Some(pid))
-    } else {
-        Err(AgentError::Runtime(format!(
-            "ward-update (pid {pid}) did not stop"
-        )))
-    }
+    stop_lock_holder(
+        &layout.update_lock_file(),
+        &layout.update_pid_file(),
+        "ward-update",
+        grace,
+    )
 }
