@@ -9,7 +9,7 @@ mod support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{install, StopOnDrop, FAST};
+use common::{install, updater, StopOnDrop, FAST};
 use support::{server_key, sign_doc, wait_for, Control, TestServer};
 use ward_proto::lifecycle::{COMMAND_DOMAIN, PAYLOAD_VERSION};
 use ward_proto::{AgentMsg, CommandKind, CommandOutcome, CommandPayload, ServerMsg, Signed};
@@ -156,12 +156,7 @@ fn forged_foreign_expired_tampered_and_replayed_commands_are_not_run() {
     assert_eq!(log.matches("ward-update check started").count(), 1, "{log}");
 
     // Without an updater the agent says so.
-    let updater =
-        std::path::Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update");
-    let out = std::process::Command::new(updater)
-        .args(["stop", "--prefix", p])
-        .output()
-        .unwrap();
+    let out = updater(&["stop", "--prefix", p]);
     assert!(
         out.status.success(),
         "{}",

@@ -54,7 +54,14 @@ impl Drop for StopOnDrop {
     fn drop(&mut self) {
         let p = self.0.to_str().unwrap();
         let _ = agent(&["stop", "--prefix", p]);
-        let updater = Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update");
-        let _ = Command::new(updater).args(["stop", "--prefix", p]).output();
+        let _ = updater(&["stop", "--prefix", p]);
     }
+}
+
+/// Runs the workspace's `ward-update` (built next to `ward-agent`).
+pub fn updater(args: &[&str]) -> Output {
+    Command::new(Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update"))
+        .args(args)
+        .output()
+        .unwrap()
 }
