@@ -260,6 +260,10 @@ fn tamper_protection_refuses_stop_and_uninstall_without_a_token_and_alerts() {
     let out = guarded.cli(&["stop"]);
     assert_refused(&out, "no uninstall token given");
     assert!(alive(pid));
+    assert!(
+        !guarded.prefix.join("data/stopped").exists(),
+        "a refused stop must not switch the guardian off"
+    );
     let a = wait_for("stop alert", Duration::from_secs(5), || {
         alerts(&server, "ward.tamper.stop", &gid).pop()
     });
