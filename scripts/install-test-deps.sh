@@ -12,6 +12,10 @@ want ip iproute2
 want pgrep procps
 want openssl openssl
 want sha256sum coreutils
+# Lifecycle tests: flock(1) stands in for a running ward-update; unshare and
+# mount give a cloned install the same path in its own mount namespace.
+want flock util-linux
+want unshare util-linux
 # Login detection tests (tests/e2e/tests/detection.rs): a real sshd and rsyslog
 # in a network namespace, attacked with ssh + sshpass from another one.
 want sshd openssh-server

@@ -1,64 +1,19 @@
 //! `ward-agent install/start/run/status/stop/config` as real processes
 //! against the in-test TLS + WebSocket server.
 
+mod common;
 #[path = "../../../crates/agent-core/tests/support/mod.rs"]
 mod support;
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
+use common::{agent, text, StopOnDrop, FAST};
 use support::{closed_port, tree_contains, wait_for, TestServer};
-use ward_proto::Policy;
-
-const FAST: Policy = Policy {
-    keepalive_secs: 1,
-    missed_keepalives: 3,
-    report_interval_secs: 3600,
-};
-
-fn agent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ward-agent"))
-        .args(args)
-        .env("WARD_AGENT_RECONNECT_MIN_BACKOFF_MS", "100")
-        .env("WARD_AGENT_RECONNECT_MAX_BACKOFF_MS", "500")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Stops the agent of a prefix when the test ends, pass or fail.
-/// Stops the agent (which leaves it stopped: no guardian restarts it) and
-/// the `ward-update` the install started next to it.
-struct StopOnDrop(PathBuf);
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        let p = self.0.to_str().unwrap();
-        let _ = agent(&["stop", "--prefix", p]);
-        let updater = Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update");
-        let _ = Command::new(updater).args(["stop", "--prefix", p]).output();
-    }
-}
 
 fn install(server: &TestServer, pin: &str, key: &str, prefix: &Path) -> Output {
-    agent(&[
-        "install",
-        "--server",
-        &server.url,
-        "--pin",
-        pin,
-        "--key",
-        key,
-        "--platform",
-        "linux-x86_64",
-        "--prefix",
-        prefix.to_str().unwrap(),
-        "--wait-secs",
-        "20",
-    ])
+    common::install(&server.url, pin, key, prefix)
 }
 
 /// Exactly one stderr line, `ward-agent: ...`.

@@ -152,6 +152,7 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
         }
     };
     let mut kept = None;
+    let mut command_key: Option<String> = None;
     if let Some(id) = existing {
         if id.fingerprint != fingerprint {
             println!(
@@ -166,11 +167,12 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
                 &id.credential,
                 &fingerprint,
             )) {
-                Ok(_) => {
+                Ok(welcome) => {
                     println!(
                         "agent {} is known to the server; repairing the install",
                         id.agent_id
                     );
+                    command_key = welcome.command_key;
                     kept = Some(id);
                 }
                 Err(e) if e.is_auth_rejection() => println!(
@@ -198,6 +200,7 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
                 report,
             };
             let resp = rt.block_on(enroll_via(&ep, tls.clone(), &net, &req))?;
+            command_key = resp.command_key.clone();
             let cred = Credential::parse(&resp.credential).map_err(|_| {
                 AgentError::Runtime("the server returned a malformed credential".into())
             })?;
@@ -226,6 +229,11 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
     let mut undo = Undo::new(&layout);
     let written =
         write_layout(&layout, &net_config, &identity, repaired, &mut undo).and_then(|()| {
+            // The server's command key, learnt over the pinned connection.
+            if let Some(k) = &command_key {
+                undo.before_write(&layout.command_key_file());
+                crate::lifecycle::keys::save(&layout, k)?;
+            }
             write_release_key(&layout, release_key.as_deref(), &mut undo)?;
             match &updater_source {
                 Some(src) => install_updater(&layout, src, &mut undo).map(Some),
@@ -447,7 +455,13 @@ fn write_layout(
     if !repaired {
         undo.before_write(&layout.identity());
         identity.save(&layout.identity())?;
+        // What the previous identity of this prefix received is not ours.
+        for stale in [layout.protection_file(), layout.commands_file()] {
+            let _ = std::fs::remove_file(stale);
+        }
     }
+    // Installing (with a verification key) supersedes an unfinished uninstall.
+    let _ = std::fs::remove_file(layout.uninstalling_marker());
     Ok(())
 }
 

@@ -7,10 +7,16 @@
 //! update/<version>/ward-update
 //! conf/agent.toml  conf/network.toml  conf/update.toml  conf/release.pub
 //! data/identity.json (0600)  data/status.json  data/agent.pid  data/agent.lock
+//! data/command-key.pub  data/protection.json  data/commands.json  data/notices/
 //! data/update.pid  data/update.lock  data/update-state.json
 //! data/stopped  data/uninstalling          (markers: no resurrection, no updates)
 //! log/agent.log  log/update.log
 //! ```
+//!
+//! `data/stopped` is written by an authorised `ward-agent stop` and removed
+//! by `ward-agent start`; `data/uninstalling` is written first thing by any
+//! uninstall. While either exists neither guardian (`ward-agent`,
+//! `ward-update`) restarts the other program.
 //!
 //! Directories are 0755 except `data/` (0700).
 
@@ -98,6 +104,22 @@ impl Layout {
     pub fn lock_file(&self) -> PathBuf {
         self.data_dir().join("agent.lock")
     }
+    /// Public half of the server's command-signing key (base64).
+    pub fn command_key_file(&self) -> PathBuf {
+        self.data_dir().join("command-key.pub")
+    }
+    /// The signed tamper-protection statement last received.
+    pub fn protection_file(&self) -> PathBuf {
+        self.data_dir().join("protection.json")
+    }
+    /// Ids of commands already executed (replay protection).
+    pub fn commands_file(&self) -> PathBuf {
+        self.data_dir().join("commands.json")
+    }
+    /// Notices waiting to reach the server, one JSON file each.
+    pub fn notices_dir(&self) -> PathBuf {
+        self.data_dir().join("notices")
+    }
     pub fn log_dir(&self) -> PathBuf {
         self.prefix.join("log")
     }
@@ -129,6 +151,7 @@ impl Layout {
     pub fn update_lock_file(&self) -> PathBuf {
         self.data_dir().join("update.lock")
     }
+    /// The pid of `ward-update run`.
     pub fn update_pid_file(&self) -> PathBuf {
         self.data_dir().join("update.pid")
     }

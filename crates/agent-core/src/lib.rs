@@ -19,8 +19,12 @@
 //! * [`install`]: the install/repair flow the server's `install.sh` runs.
 //! * [`status_cmd`]: what `ward-agent status` prints.
 //! * [`doctor`]: `ward-agent doctor`, the offline-troubleshooting checks.
-//! * [`lifecycle`]: HTTPS calls of the updater and guardian (release offer,
-//!   release downloads, lifecycle reports) with the agent credential.
+//! * [`lifecycle`]: signed commands (remote uninstall, update check), the
+//!   tamper-protection gate with uninstall tokens, notices to the server,
+//!   uninstall, and re-identification of cloned installs; its
+//!   [`client`](lifecycle::client) makes the HTTPS calls of the updater and
+//!   guardian (release offer, release downloads, lifecycle reports) with the
+//!   agent credential.
 //! * [`guard`]: keeping the other program of the prefix running (the agent
 //!   guards `ward-update`, `ward-update` guards the agent), crash-loop
 //!   backoff; [`watchdog`]: the agent's own RSS and CPU caps.

@@ -201,9 +201,133 @@ pub fn install_init_script(layout: &Layout) -> Result<(), AgentError> {
     Ok(())
 }
 
+/// One step of removing the services at uninstall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemovalStep {
+    Systemctl(Vec<&'static str>),
+    /// `update-rc.d -f NAME remove` (when `update-rc.d` exists).
+    UpdateRcRemove(&'static str),
+    RemoveFile(&'static str),
+}
+
+/// The steps that remove the services of `mode`, given which service files
+/// exist: `(before, after)`. `before` runs before the files go; `after`
+/// runs last. `in_process` is the remote uninstall inside the running agent:
+/// under systemd the agent is the service's main process, so it only
+/// disables its unit first and, last of all, asks systemd (without waiting)
+/// to stop it, which it survives by ignoring SIGTERM and then exiting.
+pub fn removal_plan(
+    mode: Mode,
+    in_process: bool,
+    exists: impl Fn(&str) -> bool,
+) -> (Vec<RemovalStep>, Vec<RemovalStep>) {
+    use RemovalStep::*;
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    match mode {
+        Mode::Systemd => {
+            let agent = exists(UNIT_PATH);
+            let update = exists(UPDATE_UNIT_PATH);
+            if update {
+                before.push(Systemctl(vec!["disable", "--now", UPDATE_UNIT_NAME]));
+                before.push(RemoveFile(UPDATE_UNIT_PATH));
+            }
+            if agent && in_process {
+                before.push(Systemctl(vec!["disable", UNIT_NAME]));
+                after.push(Systemctl(vec!["--no-block", "stop", UNIT_NAME]));
+                after.push(RemoveFile(UNIT_PATH));
+                after.push(Systemctl(vec!["daemon-reload"]));
+            } else if agent {
+                before.push(Systemctl(vec!["disable", "--now", UNIT_NAME]));
+                before.push(RemoveFile(UNIT_PATH));
+            }
+            if (agent || update) && !(agent && in_process) {
+                before.push(Systemctl(vec!["daemon-reload"]));
+            }
+        }
+        Mode::SysV => {
+            for (name, path) in [
+                ("ward-update", UPDATE_INIT_SCRIPT_PATH),
+                ("ward-agent", INIT_SCRIPT_PATH),
+            ] {
+                if exists(path) {
+                    before.push(UpdateRcRemove(name));
+                    before.push(RemoveFile(path));
+                }
+            }
+        }
+        Mode::Detached => {}
+    }
+    (before, after)
+}
+
+/// Runs removal steps; returns the problems (each one line).
+pub fn run_removal(steps: &[RemovalStep]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for step in steps {
+        let r = match step {
+            RemovalStep::Systemctl(args) => systemctl(args).map_err(|e| crate::one_line(&e)),
+            RemovalStep::UpdateRcRemove(name) => {
+                match Command::new("update-rc.d")
+                    .args(["-f", name, "remove"])
+                    .output()
+                {
+                    Ok(_) => Ok(()),
+                    // No update-rc.d (not Debian): nothing registered by it.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(format!("update-rc.d {name}: {e}")),
+                }
+            }
+            RemovalStep::RemoveFile(path) => match std::fs::remove_file(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(format!("removing {path}: {e}")),
+            },
+        };
+        if let Err(e) = r {
+            problems.push(e);
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removal_plans() {
+        use RemovalStep::*;
+        let all = |_: &str| true;
+        let (b, a) = removal_plan(Mode::Systemd, false, all);
+        assert_eq!(
+            b,
+            vec![
+                Systemctl(vec!["disable", "--now", UPDATE_UNIT_NAME]),
+                RemoveFile(UPDATE_UNIT_PATH),
+                Systemctl(vec!["disable", "--now", UNIT_NAME]),
+                RemoveFile(UNIT_PATH),
+                Systemctl(vec!["daemon-reload"]),
+            ]
+        );
+        assert!(a.is_empty());
+        // Inside the running service: never stop ourselves before the end.
+        let (b, a) = removal_plan(Mode::Systemd, true, all);
+        assert!(!b.contains(&Systemctl(vec!["disable", "--now", UNIT_NAME])));
+        assert!(b.contains(&Systemctl(vec!["disable", UNIT_NAME])));
+        assert_eq!(a[0], Systemctl(vec!["--no-block", "stop", UNIT_NAME]));
+        assert_eq!(a.last(), Some(&Systemctl(vec!["daemon-reload"])));
+        let (b, a) = removal_plan(Mode::Systemd, true, |p| p == UNIT_PATH);
+        assert_eq!(b, vec![Systemctl(vec!["disable", UNIT_NAME])]);
+        assert_eq!(a.len(), 3);
+        let (b, _) = removal_plan(Mode::SysV, false, |p| p == INIT_SCRIPT_PATH);
+        assert_eq!(
+            b,
+            vec![UpdateRcRemove("ward-agent"), RemoveFile(INIT_SCRIPT_PATH)]
+        );
+        let (b, a) = removal_plan(Mode::Detached, true, all);
+        assert!(b.is_empty() && a.is_empty());
+        assert!(removal_plan(Mode::Systemd, false, |_| false).0.is_empty());
+    }
 
     #[test]
     fn mode_choice() {

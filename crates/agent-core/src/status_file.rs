@@ -199,6 +199,11 @@ impl StatusWriter {
         });
     }
 
+    /// The agent got a new identity (it is a copy of another install).
+    pub fn agent_id(&mut self, agent_id: &str) {
+        self.update(|s| s.agent_id = agent_id.to_string());
+    }
+
     /// The agent is stopping.
     pub fn stopped(&mut self) {
         self.update(|s| {

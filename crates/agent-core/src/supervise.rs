@@ -9,7 +9,7 @@ use ward_proto::LifecycleKind;
 
 use crate::guard::{describe, GuardEvent, Guarded, Guardian, LoopLimits};
 use crate::layout::{Layout, AGENT_BIN, UPDATE_BIN};
-use crate::lifecycle::{report, send_report};
+use crate::lifecycle::client::{report, send_report};
 use crate::watchdog::{read_self, ticks_per_sec, Breach, Watchdog, WatchdogSettings};
 
 /// How often the agent checks that `ward-update` runs.

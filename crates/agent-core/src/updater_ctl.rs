@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::daemon::{lock_holder, start_and_wait, START_TIMEOUT, STOP_TIMEOUT};
+use crate::daemon::{lock_holder, start_and_wait, stop_lock_holder, START_TIMEOUT, STOP_TIMEOUT};
 use crate::layout::{swap_symlink, Layout};
 use crate::{service, AgentError};
 
@@ -104,32 +104,23 @@ fn wait_running(layout: &Layout) -> Result<u32, AgentError> {
 /// Stops `ward-update` of the prefix: SIGTERM, SIGKILL after
 /// [`STOP_TIMEOUT`]. The pid stopped, `None` if none ran.
 pub fn stop(layout: &Layout) -> Result<Option<u32>, AgentError> {
+    stop_within(layout, STOP_TIMEOUT)
+}
+
+/// Stops `ward-update` of the prefix if it holds `data/update.lock`:
+/// SIGTERM to the pid in `data/update.pid`, SIGKILL after `grace`. The pid
+/// stopped, `None` if none ran; an error if it holds the lock with an
+/// unusable pid file, or survives SIGKILL.
+pub fn stop_within(layout: &Layout, grace: Duration) -> Result<Option<u32>, AgentError> {
     if service::detect(layout) == service::Mode::Systemd
         && Path::new(service::UPDATE_UNIT_PATH).exists()
     {
         service::systemctl(&["stop", service::UPDATE_UNIT_NAME])?;
     }
-    let Some(pid) = running_pid(layout).filter(|p| *p > 1 && *p != std::process::id()) else {
-        return Ok(None);
-    };
-    let signal = |sig| {
-        // SAFETY: kill() with the pid of the lock holder, checked above.
-        unsafe { libc::kill(pid as libc::pid_t, sig) }
-    };
-    signal(libc::SIGTERM);
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while running_pid(layout).is_some() {
-        if Instant::now() >= deadline {
-            signal(libc::SIGKILL);
-            std::thread::sleep(Duration::from_millis(500));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if running_pid(layout).is_some() {
-        return Err(AgentError::Runtime(format!(
-            "ward-update (pid {pid}) did not stop"
-        )));
-    }
-    Ok(Some(pid))
+    stop_lock_holder(
+        &layout.update_lock_file(),
+        &layout.update_pid_file(),
+        "ward-update",
+        grace,
+    )
 }

@@ -24,7 +24,7 @@ use ward_proto::AgentMsg;
 
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     status_path: PathBuf,
     _dir: tempfile::TempDir,
 }

@@ -23,7 +23,7 @@ use ward_proto::{AgentMsg, MAX_EVENTS_PER_BATCH};
 
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     pipeline: Pipeline,
 }
 

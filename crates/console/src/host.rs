@@ -4,11 +4,13 @@
 //! console reads the same store, the same live status engine and saves the
 //! policy and keys through the same code paths as the REST API.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use ward_proto::Policy;
 use ward_store::{
-    AlertState, Status, StatusCount, StatusReason, Store, StoreError, VerificationKey,
-    WhitelistEntry,
+    AlertState, CommandRecord, Status, StatusCount, StatusReason, Store, StoreError,
+    VerificationKey, WhitelistEntry,
 };
 
 use crate::auth::ConsoleAuth;
@@ -116,6 +118,40 @@ pub enum RolloutSaveError {
     Internal,
 }
 
+/// What an uninstall request did for one server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UninstallResult {
+    pub asset_id: String,
+    /// `sent`, `queued`, `offline`, `uninstalled`, `not_found`, `unsupported`.
+    pub delivery: String,
+    pub message: String,
+    pub command: Option<CommandRecord>,
+}
+
+/// Tamper protection per group (the API's `settings/tamper-protection`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TamperProtection {
+    pub default: bool,
+    pub groups: BTreeMap<String, bool>,
+}
+
+impl TamperProtection {
+    /// Whether an asset in `group` is protected.
+    pub fn protects(&self, group: Option<&str>) -> bool {
+        group
+            .and_then(|g| self.groups.get(g).copied())
+            .unwrap_or(self.default)
+    }
+}
+
+/// A freshly issued uninstall token (shown once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: i64,
+    pub actions: Vec<String>,
+}
+
 /// The server as the console sees it.
 #[async_trait]
 pub trait ConsoleHost: Send + Sync + 'static {
@@ -172,4 +208,28 @@ pub trait ConsoleHost: Send + Sync + 'static {
     fn release_key(&self) -> Option<String> {
         None
     }
+
+    // --- agent lifecycle (the same paths as the REST API) ---
+    /// Uninstalls these servers: sent to online ones, queued for offline
+    /// ones when `queue`, expiring after `expires_in_secs`.
+    async fn uninstall(
+        &self,
+        ids: Vec<String>,
+        queue: bool,
+        expires_in_secs: u64,
+    ) -> Result<Vec<UninstallResult>, StoreError>;
+    /// The pending (queued or not yet answered) commands of these assets.
+    async fn pending_commands(&self, ids: &[String]) -> Vec<CommandRecord>;
+    /// The newest commands of one asset.
+    async fn commands_of(&self, id: &str) -> Result<Vec<CommandRecord>, StoreError>;
+    /// Cancels a pending command (`Conflict` when it is not pending).
+    async fn cancel_command(&self, id: &str) -> Result<CommandRecord, StoreError>;
+    /// Tamper protection in force.
+    fn tamper_protection(&self) -> TamperProtection;
+    /// Validates, stores and pushes new tamper-protection settings.
+    async fn save_tamper_protection(&self, t: TamperProtection) -> Result<(), PolicySaveError>;
+    /// Signs an uninstall token for an asset (stop and uninstall, `secs` long).
+    fn issue_uninstall_token(&self, asset_id: &str, secs: u64) -> Result<IssuedToken, String>;
+    /// The one-line uninstall command (append `--prefix DIR`, `--token T`).
+    fn uninstall_command(&self) -> String;
 }

@@ -31,6 +31,9 @@ where
         .route("/console/assets", get(assets::page))
         .route("/console/assets/uninstall", post(uninstall::post))
         .route("/console/assets/{id}", get(asset::page))
+        .route("/console/assets/{id}/token", post(asset::token))
+        .route("/console/commands/{id}/cancel", post(uninstall::cancel))
+        .route(policy::TAMPER_PATH, post(policy::save_tamper))
         .route(agents::PATH, get(agents::page))
         .route("/console/settings/keys", post(agents::create_key))
         .route(

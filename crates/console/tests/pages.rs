@@ -155,7 +155,7 @@ async fn every_form_needs_the_session_csrf_token() {
     add_key(&*f.host.store, "key_a", "a", None).await;
     let (cookie, csrf) = sign_in(&f.app, PASSWORD).await;
     let (_, other_csrf) = sign_in(&f.app, PASSWORD).await;
-    let forms: [(&str, Vec<(&str, &str)>); 5] = [
+    let forms: [(&str, Vec<(&str, &str)>); 8] = [
         ("/console/settings/keys", vec![("label", "x")]),
         ("/console/settings/keys/key_a/revoke", vec![]),
         (
@@ -167,6 +167,9 @@ async fn every_form_needs_the_session_csrf_token() {
             ],
         ),
         ("/console/assets/uninstall", vec![("id", "as_1")]),
+        ("/console/settings/policy/tamper", vec![("default", "1")]),
+        ("/console/assets/as_1/token", vec![("expires", "3600")]),
+        ("/console/commands/cmd_1/cancel", vec![("asset", "as_1")]),
         ("/console/signout", vec![]),
     ];
     for (path, fields) in &forms {
@@ -196,6 +199,7 @@ async fn every_form_needs_the_session_csrf_token() {
         .is_none());
     assert_eq!(f.host.store.list_keys().await.unwrap().len(), 1);
     assert_eq!(f.host.policy(), Policy::default());
+    assert_eq!(f.host.tamper_protection(), Default::default());
     assert_eq!(
         get(&f.app, "/console/", Some(&cookie)).await.status,
         StatusCode::OK

@@ -320,6 +320,44 @@ fn civil_from_days(z: i64) -> (i32, u8, u8) {
     (y as i32, m as u8, d as u8)
 }
 
+/// The methods every ed25519 key of the server has (`self.key`).
+macro_rules! signing_key_methods {
+    () => {
+        /// The 32-byte public key, standard base64.
+        pub fn public_b64(&self) -> String {
+            STANDARD.encode(self.key.verifying_key().to_bytes())
+        }
+
+        /// The 64-byte ed25519 signature of `data`, standard base64.
+        pub fn sign(&self, data: &[u8]) -> String {
+            STANDARD.encode(self.key.sign(data).to_bytes())
+        }
+
+        /// Signs `payload` (serialized to JSON once, and that exact text is what
+        /// is signed) as a document of `domain` (see [`crate::signed`]).
+        pub fn sign_document<T: serde::Serialize>(
+            &self,
+            domain: &str,
+            payload: &T,
+        ) -> Result<ward_proto::Signed, PkiError> {
+            let text = serde_json::to_string(payload).map_err(|e| PkiError::Invalid {
+                path: PathBuf::from(domain),
+                message: format!("encoding a signed document: {e}"),
+            })?;
+            let signature = self.sign(&crate::signed::message(domain, &text));
+            Ok(ward_proto::Signed {
+                payload: text,
+                signature,
+            })
+        }
+
+        /// The public half, for verifying.
+        pub fn verifier(&self) -> crate::signed::Verifier {
+            crate::signed::Verifier::from_key(self.key.verifying_key())
+        }
+    };
+}
+
 /// The ed25519 key the server signs agent commands with.
 pub struct CommandKey {
     key: SigningKey,
@@ -341,15 +379,7 @@ impl CommandKey {
         })
     }
 
-    /// The 32-byte public key, standard base64.
-    pub fn public_b64(&self) -> String {
-        STANDARD.encode(self.key.verifying_key().to_bytes())
-    }
-
-    /// The 64-byte ed25519 signature of `data`, standard base64.
-    pub fn sign(&self, data: &[u8]) -> String {
-        STANDARD.encode(self.key.sign(data).to_bytes())
-    }
+    signing_key_methods!();
 }
 
 /// Loads the ed25519 PKCS#8 PEM key at `path`, or creates it (0600).
@@ -395,15 +425,7 @@ impl ReleaseKey {
         })
     }
 
-    /// The 32-byte public key, standard base64.
-    pub fn public_b64(&self) -> String {
-        STANDARD.encode(self.key.verifying_key().to_bytes())
-    }
-
-    /// The 64-byte ed25519 signature of `data`, standard base64.
-    pub fn sign(&self, data: &[u8]) -> String {
-        STANDARD.encode(self.key.sign(data).to_bytes())
-    }
+    signing_key_methods!();
 }
 
 #[cfg(test)]

@@ -69,6 +69,36 @@
 //! (a repair) gets it from [`ReleaseOffer::release_key`] over the same
 //! pinned, authenticated channel. The updater never replaces a key it
 //! already trusts.
+//!
+//! # Lifecycle: commands, tamper protection, cloned hosts
+//!
+//! Additive messages of version 1 (see [`lifecycle`]), sent by the server
+//! only to agents that list the matching [`lifecycle::capability`] in
+//! `Hello.capabilities`:
+//!
+//! ```text
+//!   | <- Command{command: Signed} ---------- |  signed, bound to the agent, expiring
+//!   | -- CommandResult{id, outcome, ..} ---> |  accepted | done | failed | rejected
+//!   | <- Protection{statement: Signed} ----- |  tamper protection on/off, after Welcome and on change
+//!   | -- Notice{notice} -------------------> |  tamper attempts (also POST NOTICE_PATH)
+//!   | <- NoticeAck{id} --------------------- |
+//!   | <- Reidentify{agent_id, credential} -- |  instead of Welcome: this install is a copy
+//! ```
+//!
+//! `Reidentify` answers a `Hello` whose fingerprint is not the one the
+//! identity was enrolled with, or a second live session of the identity
+//! from another agent process that keeps coming back: the copy receives a
+//! new identity of its own (a new asset), saves it and reconnects with it.
+
+pub mod lifecycle;
+mod updates;
+
+pub use updates::{LifecycleKind, LifecycleReport, ReleaseOffer, MAX_LIFECYCLE_MESSAGE};
+
+pub use lifecycle::{
+    AgentNotice, CommandKind, CommandOutcome, CommandPayload, LocalAction, NoticeKind,
+    ProtectionPayload, Signed, UninstallTokenPayload,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -191,6 +221,13 @@ pub enum AgentMsg {
         /// Endpoint the agent used for this session (as configured).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
+        /// Random id of this agent process (new at every start): two live
+        /// sessions of one identity with different instances are two copies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+        /// What this agent understands ([`lifecycle::capability`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capabilities: Vec<String>,
     },
     /// A full host report.
     Report { report: HostReport },
@@ -201,6 +238,16 @@ pub enum AgentMsg {
     /// Spool health: events waiting, and events dropped because the spool was
     /// full (a counter since the spool was created; never decreases).
     SpoolStats { depth: u64, dropped_total: u64 },
+    /// The agent's answer to a [`ServerMsg::Command`].
+    CommandResult {
+        id: String,
+        outcome: CommandOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Something the agent tells the server (tamper attempts); acknowledged
+    /// with [`ServerMsg::NoticeAck`].
+    Notice { notice: AgentNotice },
 }
 
 /// Messages from server to agent.
@@ -213,6 +260,9 @@ pub enum ServerMsg {
         policy: Policy,
         /// Server clock, Unix milliseconds (agents use it to measure skew).
         server_time_ms: i64,
+        /// Public half of the command-signing key (standard base64, 32 bytes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command_key: Option<String>,
     },
     /// New intervals; replaces the previous policy at once.
     Policy { policy: Policy },
@@ -222,6 +272,20 @@ pub enum ServerMsg {
     EventsAck { up_to: u64 },
     /// The server is closing the session because of this error.
     Error { code: ErrorCode, message: String },
+    /// A signed command ([`CommandPayload`]).
+    Command { command: Signed },
+    /// The signed tamper-protection statement ([`ProtectionPayload`]).
+    Protection { statement: Signed },
+    /// Instead of `Welcome`: this install is a copy of the identity's host;
+    /// here is its own new identity. The server closes the session after it.
+    Reidentify {
+        agent_id: String,
+        credential: String,
+        /// Why, for the agent's log.
+        reason: String,
+    },
+    /// The notice with this id is stored.
+    NoticeAck { id: String },
 }
 
 /// Stable machine-readable error codes, shared by the session and the REST API.
@@ -248,6 +312,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Another session with this identity took over.
     Superseded,
+    /// The agent has no session now; the command cannot be delivered.
+    AgentOffline,
+    /// The request conflicts with the object's state.
+    Conflict,
     /// Something failed inside the server; details are in the server log only.
     Internal,
 }
@@ -265,6 +333,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Superseded => "superseded",
+            ErrorCode::AgentOffline => "agent_offline",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
         }
     }
@@ -317,89 +387,9 @@ pub struct EnrollResponse {
     /// updater verifies release metadata with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_key: Option<String>,
-}
-
-/// `GET RELEASE_PATH`: what the server offers this agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReleaseOffer {
-    /// The signed release metadata envelope (JSON text).
-    pub metadata: String,
-    /// The version the rollout chose for this agent (`None`: no release).
-    pub target: Option<String>,
-    /// Why: `group`, `percentage`, `previous`.
+    /// Public half of the command-signing key (standard base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The release public key (standard base64).
-    pub release_key: String,
-}
-
-/// What a lifecycle report tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LifecycleKind {
-    /// A release was installed and its agent came online.
-    UpdateInstalled,
-    /// A release was installed but its agent did not come online in time;
-    /// the previous version runs again.
-    UpdateRolledBack,
-    /// A release was refused (bad signature, tampered file, older version,
-    /// expired or rolled-back metadata...); `detail` names the check.
-    UpdateRefused,
-    /// Downloading or installing a release failed (nothing was switched).
-    UpdateFailed,
-    /// A guarded program kept dying; its restarts now back off.
-    CrashLoop,
-    /// The agent went over its RSS or CPU cap and restarted itself.
-    ResourceCap,
-}
-
-impl LifecycleKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            LifecycleKind::UpdateInstalled => "update_installed",
-            LifecycleKind::UpdateRolledBack => "update_rolled_back",
-            LifecycleKind::UpdateRefused => "update_refused",
-            LifecycleKind::UpdateFailed => "update_failed",
-            LifecycleKind::CrashLoop => "crash_loop",
-            LifecycleKind::ResourceCap => "resource_cap",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<LifecycleKind> {
-        [
-            LifecycleKind::UpdateInstalled,
-            LifecycleKind::UpdateRolledBack,
-            LifecycleKind::UpdateRefused,
-            LifecycleKind::UpdateFailed,
-            LifecycleKind::CrashLoop,
-            LifecycleKind::ResourceCap,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-/// Longest `message` of a [`LifecycleReport`] the server keeps.
-pub const MAX_LIFECYCLE_MESSAGE: usize = 2048;
-
-/// `POST LIFECYCLE_PATH` body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LifecycleReport {
-    pub kind: LifecycleKind,
-    /// `ward-agent` or `ward-update`: the program the report is about.
-    pub program: String,
-    /// When it happened on the host (Unix ms).
-    pub at_ms: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to_version: Option<String>,
-    /// A short stable name of the cause (`tampered`, `bad_signature`,
-    /// `older_version`, `expired_metadata`, `not_online`, `rss`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// One line for people.
-    pub message: String,
+    pub command_key: Option<String>,
 }
 
 /// An agent credential: `wa1.<agent_id>.<secret>`.
@@ -512,184 +502,7 @@ pub fn current_platform() -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hello_round_trips_with_documented_json_shape() {
-        let msg = AgentMsg::Hello {
-            wire_version: 1,
-            agent_version: "0.1.0".into(),
-            fingerprint: "fp".into(),
-            last_error: None,
-            endpoint: Some("https://198.51.100.7:8443".into()),
-        };
-        let text = msg.encode();
-        // The documented shape: a "type" tag and snake_case names.
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["type"], "hello");
-        assert_eq!(v["wire_version"], 1);
-        assert!(v.get("last_error").is_none(), "None fields are omitted");
-        assert_eq!(AgentMsg::decode(&text).unwrap(), msg);
-    }
-
-    #[test]
-    fn server_messages_round_trip() {
-        let msgs = [
-            ServerMsg::Welcome {
-                agent_id: "ag_1".into(),
-                policy: Policy::default(),
-                server_time_ms: 1_700_000_000_000,
-            },
-            ServerMsg::Policy {
-                policy: Policy {
-                    keepalive_secs: 1,
-                    missed_keepalives: 3,
-                    report_interval_secs: 60,
-                },
-            },
-            ServerMsg::KeepaliveAck { seq: 7 },
-            ServerMsg::EventsAck { up_to: 99 },
-            ServerMsg::Error {
-                code: ErrorCode::Protocol,
-                message: "bad".into(),
-            },
-        ];
-        for m in msgs {
-            assert_eq!(ServerMsg::decode(&m.encode()).unwrap(), m);
-        }
-    }
-
-    #[test]
-    fn keepalive_wire_form_is_stable() {
-        // Written by hand from the contract in the crate docs.
-        let frame = r#"{"type":"keepalive","seq":42}"#;
-        assert_eq!(
-            AgentMsg::decode(frame).unwrap(),
-            AgentMsg::Keepalive { seq: 42 }
-        );
-        assert_eq!(AgentMsg::Keepalive { seq: 42 }.encode(), frame);
-    }
-
-    #[test]
-    fn unknown_fields_are_ignored_unknown_types_are_errors() {
-        let extra = r#"{"type":"keepalive","seq":1,"future_field":true}"#;
-        assert_eq!(
-            AgentMsg::decode(extra).unwrap(),
-            AgentMsg::Keepalive { seq: 1 }
-        );
-        let unknown = r#"{"type":"teleport","seq":1}"#;
-        assert!(matches!(
-            AgentMsg::decode(unknown),
-            Err(ProtoError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn malformed_and_oversized_frames_are_rejected() {
-        for bad in [
-            "",
-            "{",
-            "null",
-            "[]",
-            r#"{"seq":1}"#,
-            r#"{"type":"keepalive"}"#,
-        ] {
-            assert!(AgentMsg::decode(bad).is_err(), "{bad:?} must not decode");
-        }
-        let big = format!(
-            r#"{{"type":"keepalive","seq":1,"pad":"{}"}}"#,
-            "x".repeat(MAX_FRAME_BYTES)
-        );
-        assert_eq!(
-            AgentMsg::decode(&big),
-            Err(ProtoError::TooLarge {
-                size: big.len(),
-                max: MAX_FRAME_BYTES
-            })
-        );
-    }
-
-    #[test]
-    fn lifecycle_report_wire_form() {
-        // Written by hand from the contract.
-        let body = r#"{"kind":"update_refused","program":"ward-update","at_ms":5,"to_version":"0.2.0","detail":"tampered","message":"m"}"#;
-        let r: LifecycleReport = serde_json::from_str(body).unwrap();
-        assert_eq!(r.kind, LifecycleKind::UpdateRefused);
-        assert_eq!(r.from_version, None);
-        assert_eq!(serde_json::to_string(&r).unwrap(), body);
-        for k in [
-            LifecycleKind::UpdateInstalled,
-            LifecycleKind::UpdateRolledBack,
-            LifecycleKind::UpdateRefused,
-            LifecycleKind::UpdateFailed,
-            LifecycleKind::CrashLoop,
-            LifecycleKind::ResourceCap,
-        ] {
-            assert_eq!(LifecycleKind::parse(k.as_str()), Some(k));
-            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
-        }
-        assert_eq!(LifecycleKind::parse("exploded"), None);
-        // Old servers answer enrollments without a release key.
-        let e: EnrollResponse = serde_json::from_str(
-            r#"{"agent_id":"ag","credential":"wa1.ag.s","policy":{"keepalive_secs":30,"missed_keepalives":3,"report_interval_secs":60}}"#,
-        )
-        .unwrap();
-        assert_eq!(e.release_key, None);
-    }
-
-    #[test]
-    fn credential_parse_and_encode() {
-        let c = Credential::parse("wa1.ag_abc.S3cr3t-_x").unwrap();
-        assert_eq!(c.agent_id, "ag_abc");
-        assert_eq!(c.secret, "S3cr3t-_x");
-        assert_eq!(c.encode(), "wa1.ag_abc.S3cr3t-_x");
-        for bad in [
-            "",
-            "wa1",
-            "wa1.ag",
-            "wa2.ag.s",
-            "wa1..s",
-            "wa1.ag.",
-            "wa1.a g.s",
-            "wa1.ag.s/../",
-        ] {
-            assert!(Credential::parse(bad).is_err(), "{bad:?} must not parse");
-        }
-        assert!(
-            !format!("{c:?}").contains("S3cr3t"),
-            "Debug hides the secret"
-        );
-    }
-
-    #[test]
-    fn policy_offline_window_and_validation() {
-        let p = Policy::default();
-        assert_eq!(p.offline_after_ms(), 90_000);
-        assert!(p.validate().is_ok());
-        let bad = Policy {
-            keepalive_secs: 0,
-            ..p
-        };
-        assert!(bad.validate().is_err());
-    }
-
-    #[test]
-    fn report_material_difference_ignores_resource_use() {
-        let a = HostReport {
-            hostname: "h".into(),
-            agent_cpu_percent: 1.0,
-            ..Default::default()
-        };
-        let mut b = a.clone();
-        b.agent_cpu_percent = 50.0;
-        b.agent_rss_bytes = 1 << 20;
-        b.uptime_secs = 99;
-        assert!(!a.differs_materially(&b));
-        b.ips.push("192.0.2.1".into());
-        assert!(a.differs_materially(&b));
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod event_tests {
@@ -724,3 +537,6 @@ mod event_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod lifecycle_wire_tests;

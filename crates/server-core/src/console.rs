@@ -8,17 +8,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::Router;
 use ward_console::{
-    ActionError, ConsoleAuth, ConsoleHost, LiveStatus, OutputCounters, OutputsForm,
-    PolicySaveError, Rollout, RolloutSaveError, RuleSummary, WhitelistInput,
+    ActionError, ConsoleAuth, ConsoleHost, IssuedToken, LiveStatus, OutputCounters, OutputsForm,
+    PolicySaveError, Rollout, RolloutSaveError, RuleSummary, TamperProtection, UninstallResult,
+    WhitelistInput,
 };
 use ward_proto::Policy;
-use ward_store::{AlertState, StatusCount, Store, StoreError, VerificationKey, WhitelistEntry};
+use ward_store::{
+    AlertState, CommandRecord, StatusCount, Store, StoreError, VerificationKey, WhitelistEntry,
+};
 
 use crate::admin;
 use crate::detect::actions::{self, ActionError as DetectError, WhitelistRequest};
 use crate::detect::settings::{
     OutputSettings, SecretHeader, SyslogSettings, SyslogTransport, WebhookSettings,
 };
+use crate::lifecycle::commands::{self, IssueOptions};
+use crate::lifecycle::tamper::{self, TamperSettings};
 use crate::outputs::OutputStats;
 use crate::state::AppState;
 
@@ -188,6 +193,76 @@ impl ConsoleHost for AppState {
                 dropped: OutputStats::get(&s.dropped),
             })
             .collect()
+    }
+
+    async fn uninstall(
+        &self,
+        ids: Vec<String>,
+        queue: bool,
+        expires_in_secs: u64,
+    ) -> Result<Vec<UninstallResult>, StoreError> {
+        let opts = IssueOptions {
+            queue,
+            expires_in_secs,
+        };
+        let done = crate::api::commands::issue_many(self, ids, opts, "console").await?;
+        Ok(done
+            .into_iter()
+            .map(|i| UninstallResult {
+                asset_id: i.asset_id,
+                delivery: i.delivery.as_str().to_string(),
+                message: i.message,
+                command: i.command,
+            })
+            .collect())
+    }
+
+    async fn pending_commands(&self, ids: &[String]) -> Vec<CommandRecord> {
+        commands::pending_of(self, ids).await
+    }
+
+    async fn commands_of(&self, id: &str) -> Result<Vec<CommandRecord>, StoreError> {
+        commands::of_asset(self, id, 20).await
+    }
+
+    async fn cancel_command(&self, id: &str) -> Result<CommandRecord, StoreError> {
+        commands::cancel(self, id).await
+    }
+
+    fn tamper_protection(&self) -> TamperProtection {
+        let t = self.lifecycle.tamper();
+        TamperProtection {
+            default: t.default,
+            groups: t.groups.clone(),
+        }
+    }
+
+    async fn save_tamper_protection(&self, t: TamperProtection) -> Result<(), PolicySaveError> {
+        let s = TamperSettings {
+            default: t.default,
+            groups: t.groups,
+        };
+        match tamper::save(self, s).await {
+            Ok(_) => Ok(()),
+            Err(tamper::SaveError::Invalid(m)) => Err(PolicySaveError::Invalid(m)),
+            Err(e) => {
+                tracing::error!(error = %e, "console: saving tamper protection failed");
+                Err(PolicySaveError::Internal)
+            }
+        }
+    }
+
+    fn issue_uninstall_token(&self, asset_id: &str, secs: u64) -> Result<IssuedToken, String> {
+        let t = tamper::issue_token(self, asset_id, Vec::new(), secs)?;
+        Ok(IssuedToken {
+            token: t.token,
+            expires_at: t.expires_at,
+            actions: t.actions.iter().map(|a| a.as_str().to_string()).collect(),
+        })
+    }
+
+    fn uninstall_command(&self) -> String {
+        admin::uninstall_command(&self.public.url, &self.public.pin)
     }
 }
 

@@ -19,6 +19,8 @@ use crate::state::AppState;
 
 /// The installer (`GET /install.sh`).
 pub const INSTALL_SH: &str = include_str!("../assets/install.sh");
+/// The uninstaller (`GET /uninstall.sh`).
+pub const UNINSTALL_SH: &str = include_str!("../assets/uninstall.sh");
 /// Header carrying the package's SHA-256 (hex).
 pub const SHA256_HEADER: &str = "x-ward-sha256";
 /// File name of the agent inside `<packages_dir>/<platform>/`.
@@ -93,6 +95,15 @@ pub async fn install_sh() -> Response {
     (
         [(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")],
         INSTALL_SH,
+    )
+        .into_response()
+}
+
+/// `GET /uninstall.sh`.
+pub async fn uninstall_sh() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")],
+        UNINSTALL_SH,
     )
         .into_response()
 }

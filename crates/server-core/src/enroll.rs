@@ -99,6 +99,7 @@ pub async fn handler(
         credential: credential.encode(),
         policy: st.policy(),
         release_key: Some(st.releases.public_key().to_string()),
+        command_key: Some(st.lifecycle.public_key()),
     }))
 }
 

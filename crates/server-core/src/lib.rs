@@ -23,6 +23,10 @@
 //!   per-agent offers under the rollout controls, release downloads) and the
 //!   lifecycle reports of updaters and guardians.
 //!
+//! * [`lifecycle`]: signed commands (remote uninstall, update check) queued
+//!   with an expiry, tamper protection per group with uninstall tokens and
+//!   tamper alerts, and cloned-host re-identification.
+//!
 //! * [`console`]: mounts the web console (`ward-console`) on this state.
 //!
 //! Storage is only reached through `Arc<dyn ward_store::Store>`.
@@ -39,9 +43,11 @@ pub mod error;
 pub mod gateway;
 pub mod http_error;
 pub mod install_opts;
+pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
 pub mod net;
+pub mod notice;
 pub mod outputs;
 pub mod ratelimit;
 pub mod releases;

@@ -8,7 +8,7 @@ use axum::Router;
 use ward_proto::{ENROLL_PATH, LIFECYCLE_PATH, RELEASE_PATH, SESSION_PATH};
 
 use crate::state::AppState;
-use crate::{api, download, enroll, gateway, http_error, metrics, releases};
+use crate::{api, download, enroll, gateway, http_error, metrics, notice, releases};
 
 /// Largest request body accepted (enrollment reports, API bodies).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -19,7 +19,9 @@ pub fn router(st: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics::handler))
         .route(ENROLL_PATH, post(enroll::handler))
         .route(SESSION_PATH, get(gateway::upgrade))
+        .route(ward_proto::lifecycle::NOTICE_PATH, post(notice::handler))
         .route("/install.sh", get(download::install_sh))
+        .route("/uninstall.sh", get(download::uninstall_sh))
         .route("/download/agent/{file}", get(download::agent))
         .route("/download/update/{file}", get(download::update))
         .route(

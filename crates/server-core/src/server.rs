@@ -144,6 +144,7 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
             .map_err(|e| ServerError::Other(format!("console password: {e}")))?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tamper = crate::lifecycle::tamper::load(&*store).await?;
     let (state, channels) = AppState::new(StateParts {
         store,
         engine,
@@ -161,11 +162,16 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
         ),
         shutdown: shutdown_rx.clone(),
         console,
+        lifecycle: crate::lifecycle::Lifecycle::new(Arc::new(command_key), tamper),
     });
     let rules_dir = config.rules_dir();
     let added_rules = crate::detect::rule_files::read_dir(&rules_dir, config.rules_dir.is_none())
         .map_err(|e| ServerError::Other(format!("detection rules: {e}")))?;
     let mut tasks = runtime::spawn(state.clone(), channels.status_rx, shutdown_rx.clone());
+    tasks.push(tokio::spawn(crate::lifecycle::commands::expiry_task(
+        state.clone(),
+        shutdown_rx.clone(),
+    )));
     tasks.extend(
         crate::detect::spawn(
             state.clone(),

@@ -46,6 +46,8 @@ pub struct AppState {
     pub console: ward_console::ConsoleAuth,
     /// Event ingestion, detection runtime, outputs (issue 6).
     pub detect: crate::detect::DetectHandle,
+    /// Command key, tamper-protection settings, re-identification limits.
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }
 
 /// The receiving ends the runtime tasks own.
@@ -62,6 +64,7 @@ pub struct StateParts {
     pub releases: crate::releases::Releases,
     pub shutdown: watch::Receiver<bool>,
     pub console: ward_console::ConsoleAuth,
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }
 
 impl AppState {
@@ -83,6 +86,7 @@ impl AppState {
             shutdown: parts.shutdown,
             console: parts.console,
             detect: crate::detect::DetectHandle::default(),
+            lifecycle: parts.lifecycle,
         };
         (Arc::new(state), StateChannels { status_rx })
     }
@@ -138,6 +142,14 @@ impl AppState {
 
     pub fn session_ended(&self, asset_id: &str) {
         self.engine().session_ended(asset_id);
+    }
+
+    /// The asset was uninstalled (terminal: its credential stops working).
+    pub fn asset_uninstalled(&self, asset_id: &str, now: i64) {
+        let mut e = self.engine();
+        if let Some(t) = e.uninstalled(asset_id, now) {
+            self.emit(t);
+        }
     }
 
     /// A newly enrolled (or reclaimed) asset.

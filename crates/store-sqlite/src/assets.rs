@@ -22,7 +22,7 @@ pub(crate) fn get(c: &Connection, id: &str) -> DbResult<Option<Asset>> {
     Ok(st.query_row([id], asset_from_row).optional()?)
 }
 
-fn append_event(
+pub(crate) fn append_event(
     c: &Connection,
     id: &str,
     status: Status,

@@ -41,10 +41,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "updates",
         sql: include_str!("../migrations/0004_updates.sql"),
     },
+    Migration {
+        version: 5,
+        name: "commands",
+        sql: include_str!("../migrations/0005_commands.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows (the last entry of [`MIGRATIONS`]).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,

@@ -54,6 +54,13 @@
 //!   listed in publication order; the release metadata version grows by one
 //!   with every call; lifecycle events are listed newest first per asset and
 //!   need an existing asset.
+//! * Commands: created `pending`; `pending_commands` lists the unexpired
+//!   ones oldest first; the state machine of `CommandState` is enforced
+//!   (final states never move); expiry touches only pending commands;
+//!   listing is newest first with filters and cursors.
+//! * Cloned hosts: `reidentify` makes a new asset from the source's facts
+//!   and never reclaims anything but a never-connected copy of the same
+//!   source with the same fingerprint.
 //!
 //! Expected values are always computed from the test's own inputs (or a
 //! small reference model of the rule), never copied from a backend's output.
@@ -63,6 +70,7 @@ use std::sync::Arc;
 
 mod alerts;
 mod assets;
+mod commands;
 mod enroll;
 mod events;
 mod keys;
@@ -74,6 +82,7 @@ mod tokens;
 
 pub use alerts::*;
 pub use assets::*;
+pub use commands::*;
 pub use enroll::*;
 pub use events::*;
 pub use keys::*;
@@ -154,6 +163,12 @@ macro_rules! store_conformance_tests {
             releases_add_list_and_conflict,
             release_metadata_version_only_grows,
             lifecycle_events_newest_first_per_asset,
+            commands_create_get_and_pending,
+            commands_state_machine_is_enforced,
+            commands_expire_only_pending_ones_past_expiry,
+            commands_list_newest_first_with_filters_and_pages,
+            reidentify_makes_a_copy_with_the_source_facts,
+            reidentify_reuses_only_an_unconnected_copy_of_the_same_source,
         );
     };
 }

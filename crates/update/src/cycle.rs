@@ -19,7 +19,7 @@
 use std::time::Instant;
 
 use ward_agent_core::layout::{Layout, AGENT_BIN, UPDATE_BIN};
-use ward_agent_core::lifecycle::{report, send_report, LifecycleClient};
+use ward_agent_core::lifecycle::client::{report, send_report, LifecycleClient};
 use ward_proto::{LifecycleKind, LifecycleReport, ReleaseOffer};
 use ward_release::{check_fresh, plan, verify, Plan, PlatformFiles, ReleaseError, TrustedKey};
 

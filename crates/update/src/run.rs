@@ -17,7 +17,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use ward_agent_core::daemon::{init_logging, lock_holder, try_lock_path};
 use ward_agent_core::guard::{describe, GuardEvent, Guarded, Guardian, LoopLimits};
 use ward_agent_core::layout::{Layout, AGENT_BIN};
-use ward_agent_core::lifecycle::{report, send_report};
+use ward_agent_core::lifecycle::client::{report, send_report};
 use ward_agent_core::AgentError;
 use ward_proto::LifecycleKind;
 

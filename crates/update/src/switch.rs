@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ward_agent_core::daemon;
 use ward_agent_core::layout::{swap_symlink, Layout, AGENT_BIN};
-use ward_agent_core::lifecycle::LifecycleClient;
+use ward_agent_core::lifecycle::client::LifecycleClient;
 use ward_agent_core::service;
 use ward_agent_core::status_file::{AgentStatus, SessionState};
 use ward_release::{FileInfo, ReleaseError, MAX_FILE_BYTES};

@@ -273,6 +273,26 @@ export class Agent {
     return pid;
   }
 
+  /** Runs `bin/ward-agent ARGS --prefix PREFIX`; returns { status, stdout, stderr }. */
+  cli(args) {
+    const agentBin = path.join(this.prefix, 'bin', 'ward-agent');
+    return spawnSync(agentBin, [...args, '--prefix', this.prefix], { encoding: 'utf8', timeout: 60_000, env: cleanEnv() });
+  }
+
+  /** True once the install is gone from the disk (uninstalled). */
+  removed() {
+    return !fs.existsSync(this.prefix);
+  }
+
+  /** The agent's tamper-protection setting as last received (data/protection.json). */
+  protectedNow() {
+    try {
+      return fs.readFileSync(path.join(this.prefix, 'data', 'protection.json'), 'utf8').includes('\\"tamper_protection\\":true');
+    } catch {
+      return false;
+    }
+  }
+
   /** SIGKILL of ward-update and ward-agent at once, as a host crash would (a lone agent is restarted by its guardian). */
   kill9All() {
     try {
@@ -288,13 +308,7 @@ export class Agent {
   stop() {
     const agentBin = path.join(this.prefix, 'bin', 'ward-agent');
     if (fs.existsSync(agentBin)) spawnSync(agentBin, ['stop', '--prefix', this.prefix], { timeout: 20_000 });
-    try {
-      const upid = Number(fs.readFileSync(path.join(this.prefix, 'data', 'update.pid'), 'utf8').trim());
-      if (upid) process.kill(upid, 'SIGKILL');
-    } catch {
-      /* no updater */
-    }
-    this.kill9();
+    this.kill9All();
   }
 }
 

@@ -300,6 +300,43 @@ impl Server {
         (code.trim().parse().expect("http code"), body.to_string())
     }
 
+    /// `POST path` with a JSON body; returns the status and the parsed body.
+    pub fn api_post(&self, path: &str, body: &str) -> (u16, Value) {
+        let (code, text) = self.curl("POST", path, Some(body));
+        let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (code, v)
+    }
+
+    /// The HTTP status of a session upgrade with `credential` (101 when accepted).
+    pub fn session_upgrade_status(&self, credential: &str) -> u16 {
+        let o = run(Command::new("curl")
+            .args([
+                "-sS",
+                "-k",
+                "--http1.1",
+                "--max-time",
+                "3",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+            ])
+            .args(["--pinnedpubkey", &self.pin])
+            .args(["-H", "Connection: Upgrade", "-H", "Upgrade: websocket"])
+            .args(["-H", "Sec-WebSocket-Version: 13"])
+            .args(["-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
+            .args(["-H", "x-ward-wire-version: 1"])
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {credential}"))
+            .arg(format!("{}/api/v1/agent/session", self.url())));
+        let head = stdout(&o);
+        head.lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {head:?} ({})", stderr(&o)))
+    }
+
     pub fn api_get(&self, path: &str) -> Value {
         let (code, body) = self.curl("GET", path, None);
         assert_eq!(code, 200, "GET {path}: {body}");
@@ -411,6 +448,14 @@ impl Agent {
         }
     }
 
+    /// Runs `bin/ward-agent ARGS --prefix PREFIX` (ARGS first).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run(Command::new(self.agent_bin())
+            .args(args)
+            .arg("--prefix")
+            .arg(&self.prefix))
+    }
+
     /// The pid of the prefix's `ward-update`, from `data/update.pid`.
     pub fn update_pid(&self) -> Option<i32> {
         fs::read_to_string(self.prefix.join("data/update.pid"))
@@ -446,6 +491,37 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// True while process `pid` exists (and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name.
+        Ok(s) => s
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Pids of the live processes (other than this one) whose command line
+/// names `path`, e.g. the `--prefix` of `ward-agent run` or `ward-update run`.
+pub fn processes_naming(path: &Path) -> Vec<i32> {
+    let needle = path.to_string_lossy().into_owned();
+    let own = std::process::id() as i32;
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
+                .filter(|&pid| pid != own && alive(pid))
+                .filter(|pid| {
+                    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                        c.split(|b| *b == 0)
+                            .any(|arg| String::from_utf8_lossy(arg) == needle)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Polls the API until asset `id` has `status` (and `reason`, if given).

@@ -162,18 +162,31 @@ pub fn uninstall_dialog(csrf_token: &str) -> Markup {
                 h2 #uninstall-title { "Uninstall the agent from " span #uninstall-count { "0 servers" } }
                 p {
                     "Online servers receive an uninstall command signed by this server: the agent stops, "
-                    "removes its service, files and credentials, reports back, and the asset becomes "
-                    strong { "Unprotected · Uninstalled" } ". "
-                    "Offline servers cannot receive it now; the command waits for them until it expires and shows as pending."
+                    "removes its services, files and credentials, reports back, and the asset becomes "
+                    strong { "Unprotected · Uninstalled" } " at once. "
+                    "Offline servers cannot receive it now."
                 }
                 ul #uninstall-list.uninstall-list {}
                 div #uninstall-ids {}
+                div.field-row {
+                    label.check {
+                        input type="checkbox" name="queue" value="1" checked;
+                        span { "Queue it for offline servers: they get it when they reconnect" }
+                    }
+                    label.select {
+                        span { "expires after " }
+                        select name="expires" {
+                            @for (secs, label) in crate::pages::uninstall::EXPIRY_CHOICES {
+                                option value=(secs) { (label) }
+                            }
+                        }
+                    }
+                }
                 p.note {
                     (PreEscaped(icons::INFO))
                     span {
-                        "This server version cannot send uninstall commands yet (they arrive with the agent lifecycle update), "
-                        "so confirming changes nothing for now. To remove an agent by hand, run "
-                        code { "ward-agent stop" } " on the server and delete its install directory."
+                        "On a server with tamper protection the agent refuses a local stop or uninstall without a token; "
+                        "this remote command needs none."
                     }
                 }
                 div.dialog-actions {

@@ -18,15 +18,16 @@ use ward_console::auth::ratelimit::SignInLimits;
 use ward_console::auth::session::SessionLimits;
 use ward_console::auth::AuthOptions;
 use ward_console::{
-    ActionError, ConsoleAuth, ConsoleHost, LiveStatus, OutputCounters, OutputsForm,
-    PolicySaveError, Rollout, RolloutSaveError, RuleSummary, WhitelistInput,
+    ActionError, ConsoleAuth, ConsoleHost, IssuedToken, LiveStatus, OutputCounters, OutputsForm,
+    PolicySaveError, Rollout, RolloutSaveError, RuleSummary, TamperProtection, UninstallResult,
+    WhitelistInput,
 };
 use ward_pki::secret::random_token;
 use ward_proto::Policy;
 use ward_status::Engine;
 use ward_store::{
-    AlertState, NewKey, NewWhitelistEntry, StatusCount, Store, StoreError, VerificationKey,
-    WhitelistEntry,
+    AlertState, CommandRecord, CommandState, CommandUpdate, NewCommand, NewKey, NewWhitelistEntry,
+    StatusCount, Store, StoreError, VerificationKey, WhitelistEntry,
 };
 use ward_store_sqlite::SqliteStore;
 
@@ -39,6 +40,7 @@ pub struct TestHost {
     pub engine: Mutex<Option<Engine>>,
     /// What `save_outputs` stored (the real server validates and applies).
     pub outputs: Mutex<OutputsForm>,
+    pub tamper: Mutex<TamperProtection>,
 }
 
 impl TestHost {
@@ -63,6 +65,7 @@ impl TestHost {
             online: Mutex::new(HashSet::new()),
             engine: Mutex::new(None),
             outputs: Mutex::new(OutputsForm::default()),
+            tamper: Mutex::new(TamperProtection::default()),
         });
         host.refresh().await;
         host
@@ -246,6 +249,91 @@ impl ConsoleHost for TestHost {
     }
     fn release_key(&self) -> Option<String> {
         Some("TESTKEY+release/public=".to_string())
+    }
+
+    /// Stores a (fake-signed) command per asset, like the server does;
+    /// online assets count as sent, offline ones as queued or offline.
+    async fn uninstall(
+        &self,
+        ids: Vec<String>,
+        queue: bool,
+        expires_in_secs: u64,
+    ) -> Result<Vec<UninstallResult>, StoreError> {
+        let now = ward_console::view::fmt::now_ms();
+        let mut out = Vec::new();
+        for id in ids {
+            let online = self.is_online(&id);
+            if !online && !queue {
+                out.push(UninstallResult {
+                    asset_id: id.clone(),
+                    delivery: "offline".into(),
+                    message: format!("{id} is offline"),
+                    command: None,
+                });
+                continue;
+            }
+            let c = self
+                .store
+                .create_command(&NewCommand {
+                    id: random_token("cmd", 8),
+                    asset_id: id.clone(),
+                    kind: ward_proto::CommandKind::Uninstall,
+                    envelope: ward_proto::Signed {
+                        payload: "{}".into(),
+                        signature: "test".into(),
+                    },
+                    created_at: now,
+                    expires_at: now + expires_in_secs as i64 * 1000,
+                    created_by: "console".into(),
+                })
+                .await?;
+            out.push(UninstallResult {
+                asset_id: id,
+                delivery: if online { "sent" } else { "queued" }.into(),
+                message: String::new(),
+                command: Some(c),
+            });
+        }
+        Ok(out)
+    }
+    async fn pending_commands(&self, ids: &[String]) -> Vec<CommandRecord> {
+        let now = ward_console::view::fmt::now_ms();
+        self.store
+            .pending_commands(ids, now)
+            .await
+            .unwrap_or_default()
+    }
+    async fn commands_of(&self, id: &str) -> Result<Vec<CommandRecord>, StoreError> {
+        let q = ward_store::CommandQuery {
+            asset_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        Ok(self.store.list_commands(&q).await?.items)
+    }
+    async fn cancel_command(&self, id: &str) -> Result<CommandRecord, StoreError> {
+        let u = CommandUpdate {
+            state: CommandState::Cancelled,
+            at: ward_console::view::fmt::now_ms(),
+            result: None,
+        };
+        self.store.update_command(id, &u).await
+    }
+    fn tamper_protection(&self) -> TamperProtection {
+        self.tamper.lock().unwrap().clone()
+    }
+    async fn save_tamper_protection(&self, t: TamperProtection) -> Result<(), PolicySaveError> {
+        *self.tamper.lock().unwrap() = t;
+        Ok(())
+    }
+    fn issue_uninstall_token(&self, asset_id: &str, secs: u64) -> Result<IssuedToken, String> {
+        Ok(IssuedToken {
+            token: format!("wut1.test-token-for-{asset_id}"),
+            expires_at: ward_console::view::fmt::now_ms() + secs as i64 * 1000,
+            actions: vec!["stop".into(), "uninstall".into()],
+        })
+    }
+    fn uninstall_command(&self) -> String {
+        "uninstall --server 'https://ward.test:8443'".to_string()
     }
 }
 

@@ -89,6 +89,19 @@ pub fn entry_matches_alert(
     rule_matches(rule_id, &alert.rule_id) && has_value(&alert.group, evidence, field, value)
 }
 
+/// The first whitelist entry matching an alert raised without an event
+/// (e.g. a tamper attempt): same rule (or `*`) and the entry's field has
+/// the entry's value in the alert's group.
+pub fn whitelisted_group<'a>(
+    entries: &'a [WhitelistEntry],
+    rule_id: &str,
+    group: &std::collections::BTreeMap<String, String>,
+) -> Option<&'a WhitelistEntry> {
+    entries
+        .iter()
+        .find(|w| rule_matches(&w.rule_id, rule_id) && has_value(group, &[], &w.field, &w.value))
+}
+
 /// De-duplication key of an alert: rule, asset and correlation group; for
 /// single-event rules (no group) the evidence event, so only the same
 /// event raising again is a duplicate.

@@ -26,7 +26,7 @@ pub async fn offer(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<ReleaseOffer>, HttpError> {
-    let agent_id = authenticate(&st, &headers).await?;
+    let agent_id = authenticate(&st, &headers).await?.asset_id;
     let asset = st
         .store
         .get_asset(&agent_id)
@@ -77,7 +77,7 @@ pub async fn report(
     headers: HeaderMap,
     body: Result<Json<LifecycleReport>, JsonRejection>,
 ) -> Result<Response, HttpError> {
-    let agent_id = authenticate(&st, &headers).await?;
+    let agent_id = authenticate(&st, &headers).await?.asset_id;
     let Json(r) = body.map_err(|e| HttpError::bad_request(e.body_text()))?;
     if r.program != AGENT_FILE && r.program != UPDATE_FILE {
         return Err(HttpError::bad_request(format!(

@@ -6,14 +6,12 @@
 //! drops a SysV init script (for boot) and starts the agent itself; in every
 //! other case it spawns `PREFIX/bin/ward-agent run --prefix PREFIX` detached
 //! (new session, stdin closed, output appended to `log/agent.log`).
+//!
+//! The process plumbing it shares with `ward-update` (flocks, pid files,
+//! detached starts, stopping a lock holder) is in `process`, re-exported here.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -21,26 +19,21 @@ use tokio::sync::watch;
 use crate::config::{load_agent_config, load_network_config};
 use crate::identity::Identity;
 use crate::layout::Layout;
-use crate::session::{run_sessions_piped, RunnerParams};
+use crate::lifecycle::{in_process, uninstall};
+use crate::session::{run_sessions_piped, RunnerParams, SessionsEnd};
 use crate::{service, AgentError};
+
+mod process;
+pub(crate) use process::read_pid;
+pub use process::{
+    kill_group, lock_holder, spawn_run, spawn_session_leader, start_and_wait, stop_lock_holder,
+    try_flock_shared, try_lock_path,
+};
 
 /// Time `stop` waits after SIGTERM before SIGKILL.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time `start` waits for the pid file.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
-    // SAFETY: flock on a file descriptor we own; no memory is touched.
-    if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(e)
-    }
-}
 
 /// Takes the exclusive lock of `data/agent.lock`; `None` if another process
 /// holds it (retried for `patience`).
@@ -48,97 +41,10 @@ pub fn try_lock(layout: &Layout, patience: Duration) -> Result<Option<File>, Age
     try_lock_path(&layout.lock_file(), patience)
 }
 
-fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
 /// The pid of the agent running for this prefix (the holder of the lock),
 /// `Some(0)` if it runs but its pid file is not written yet.
 pub fn running_pid(layout: &Layout) -> Option<u32> {
     lock_holder(&layout.lock_file(), &layout.pid_file())
-}
-
-/// The pid of the process holding the flock of `lock` (read from
-/// `pid_file`; `Some(0)` while it is not written yet), `None` if nobody
-/// holds it.
-pub fn lock_holder(lock: &Path, pid_file: &Path) -> Option<u32> {
-    let file = File::open(lock).ok()?;
-    match flock(&file, libc::LOCK_SH) {
-        Ok(true) => None, // nobody holds it; closing the file releases ours
-        Ok(false) => Some(read_pid(pid_file).unwrap_or(0)),
-        Err(_) => None,
-    }
-}
-
-/// Takes the exclusive flock of `path` (created 0600); `None` if another
-/// process holds it (retried for `patience`).
-pub fn try_lock_path(path: &Path, patience: Duration) -> Result<Option<File>, AgentError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| AgentError::io("opening", path, e))?;
-    let deadline = Instant::now() + patience;
-    loop {
-        if flock(&file, libc::LOCK_EX).map_err(|e| AgentError::io("locking", path, e))? {
-            return Ok(Some(file));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Starts `program run --prefix PREFIX` in a new session (stdin closed,
-/// output appended to `log`) and returns it without waiting.
-pub fn spawn_run(
-    program: &Path,
-    layout: &Layout,
-    log_path: &Path,
-) -> Result<std::process::Child, AgentError> {
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .open(log_path)
-        .map_err(|e| AgentError::io("opening", log_path, e))?;
-    let log2 = log
-        .try_clone()
-        .map_err(|e| AgentError::io("opening", log_path, e))?;
-    let mut cmd = Command::new(program);
-    cmd.arg("run")
-        .arg("--prefix")
-        .arg(layout.prefix())
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
-    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn()
-        .map_err(|e| AgentError::io("starting", program, e))
-}
-
-/// Kills a process group made by [`spawn_run`] (its leader is `pid`) and reaps it.
-pub fn kill_group(child: &mut std::process::Child) {
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: kill() of the process group we created with setsid().
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// Plain-text logs to stderr (the log file) at `level` (the agent and
@@ -173,6 +79,9 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
             layout.identity().display()
         ))
     })?;
+    if let Some(marker) = uninstall::read_marker(layout) {
+        return in_process::finish_interrupted(layout, &marker);
+    }
     let loaded = crate::net::reload::LoadedNetwork::from_config(&network)
         .map_err(|e| AgentError::Usage(format!("invalid configuration: {e}")))?;
     let net = crate::session::NetRuntime {
@@ -218,6 +127,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         config,
         status_path: layout.status(),
         host_paths: ward_hostinfo::HostPaths::default(),
+        layout: Some(layout.clone()),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -255,21 +165,30 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
                 t.await;
             }
         };
-        let (_, _, breach, _) = tokio::join!(
-            run_sessions_piped(params, net, handle, rx.clone()),
-            pipeline_task,
-            watchdog,
-            guard,
-        );
-        Ok::<_, AgentError>(breach)
+        let sessions = async {
+            let end = run_sessions_piped(params, net, handle, rx.clone()).await;
+            // Everything stops with the sessions (also for an uninstall).
+            let _ = tx.send(true);
+            end
+        };
+        let (end, (), breach, ()) = tokio::join!(sessions, pipeline_task, watchdog, guard);
+        Ok::<_, AgentError>((end, breach))
     });
     let (result, breach) = match outcome {
-        Ok(b) => (Ok(()), b),
+        Ok((end, b)) => (Ok(end), b),
         Err(e) => (Err(e), None),
     };
     if let Some(p) = pipeline {
         p.shutdown();
     }
+    let result = match result {
+        Ok(SessionsEnd::Uninstall { ws, command_id }) => {
+            rt.block_on(in_process::finish_remote(layout, *ws, &command_id));
+            Ok(())
+        }
+        Ok(SessionsEnd::Stopped) => Ok(()),
+        Err(e) => Err(e),
+    };
     if read_pid(&layout.pid_file()) == Some(pid) {
         let _ = std::fs::remove_file(layout.pid_file());
     }
@@ -317,7 +236,8 @@ pub fn clear_stopped(layout: &Layout) -> Result<(), AgentError> {
     }
 }
 
-/// `ward-agent start`. Returns the pid of the running agent.
+/// `ward-agent start`: removes `data/stopped` (refused while an uninstall
+/// is in progress) and starts the agent. Returns the pid of the running agent.
 pub fn start(layout: &Layout) -> Result<u32, AgentError> {
     if let Some(pid) = running_pid(layout) {
         println!(
@@ -339,6 +259,10 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
             layout.identity().display()
         )));
     }
+    if layout.uninstalling_marker().exists() {
+        return Err(in_process::uninstall_in_progress(layout));
+    }
+    clear_stopped(layout)?;
     match service::detect(layout) {
         service::Mode::Systemd => service::systemd_enable_now(layout)
             .and_then(|()| wait_running(layout, None, START_TIMEOUT)),
@@ -382,54 +306,6 @@ pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
     )
 }
 
-/// Starts `program run` detached (see [`spawn_run`]) and waits until
-/// `ready(child pid)`. A child that exits while another process of the same
-/// program holds the lock (`holder`: the guardian or a concurrent start won
-/// the race) is a success with that pid. One that is not ready within
-/// [`START_TIMEOUT`] is killed with its process group. A started child is
-/// reaped when it exits, so a long-lived caller (ward-update) leaves no
-/// zombies.
-pub fn start_and_wait(
-    program: &Path,
-    layout: &Layout,
-    log_path: &Path,
-    what: &str,
-    ready: impl Fn(u32) -> bool,
-    holder: impl Fn() -> Option<u32>,
-    exit_detail: impl Fn() -> String,
-) -> Result<u32, AgentError> {
-    let mut child = spawn_run(program, layout, log_path)?;
-    let pid = child.id();
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            if let Some(other) = holder() {
-                return Ok(other);
-            }
-            return Err(AgentError::Runtime(format!(
-                "{what} exited at start ({st}); {}{}",
-                log_path.display(),
-                exit_detail()
-            )));
-        }
-        if ready(pid) {
-            std::thread::spawn(move || {
-                let _ = child.wait();
-            });
-            return Ok(pid);
-        }
-        if Instant::now() >= deadline {
-            kill_group(&mut child);
-            return Err(AgentError::Runtime(format!(
-                "{what} did not start within {} s (killed); see {}",
-                START_TIMEOUT.as_secs(),
-                log_path.display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Waits until an agent (with `pid`, if given) holds the lock.
 fn wait_running(layout: &Layout, pid: Option<u32>, timeout: Duration) -> Result<u32, AgentError> {
     let deadline = Instant::now() + timeout;
@@ -448,54 +324,16 @@ fn wait_running(layout: &Layout, pid: Option<u32>, timeout: Duration) -> Result<
     }
 }
 
-fn wait_stopped(layout: &Layout, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while running_pid(layout).is_some() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
-}
-
 /// `ward-agent stop`: SIGTERM, up to [`STOP_TIMEOUT`], then SIGKILL.
 /// Returns the pid that was stopped, `None` if none was running.
 pub fn stop(layout: &Layout) -> Result<Option<u32>, AgentError> {
     if service::detect(layout) == service::Mode::Systemd && service::unit_installed() {
         service::systemctl(&["stop", service::UNIT_NAME])?;
     }
-    let Some(mut pid) = running_pid(layout) else {
-        return Ok(None);
-    };
-    if pid == 0 {
-        // Starting right now: give it a moment to write its pid file.
-        std::thread::sleep(Duration::from_millis(500));
-        pid = running_pid(layout).unwrap_or(0);
-    }
-    let own = std::process::id();
-    if pid <= 1 || pid == own {
-        return Err(AgentError::Runtime(format!(
-            "the agent of {} holds its lock but its pid file ({}) is unusable",
-            layout.prefix().display(),
-            layout.pid_file().display()
-        )));
-    }
-    let signal = |sig| {
-        // SAFETY: kill() with a pid read from our own pid file, checked above.
-        unsafe { libc::kill(pid as libc::pid_t, sig) }
-    };
-    signal(libc::SIGTERM);
-    if wait_stopped(layout, STOP_TIMEOUT) {
-        return Ok(Some(pid));
-    }
-    tracing::warn!(pid, "agent did not stop after SIGTERM; sending SIGKILL");
-    signal(libc::SIGKILL);
-    if wait_stopped(layout, Duration::from_secs(5)) {
-        Ok(Some(pid))
-    } else {
-        Err(AgentError::Runtime(format!(
-            "the agent (pid {pid}) did not stop"
-        )))
-    }
+    stop_lock_holder(
+        &layout.lock_file(),
+        &layout.pid_file(),
+        "the agent",
+        STOP_TIMEOUT,
+    )
 }
