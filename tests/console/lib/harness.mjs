@@ -119,6 +119,12 @@ export function csrfFrom(html) {
 
 export const form = (fields) => new URLSearchParams(fields).toString();
 
+/** Removes a test's temporary directory unless WARD_KEEP_TMP=1 asks to keep it for a look. */
+function removeDir(dir) {
+  if (process.env.WARD_KEEP_TMP === '1') return;
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /** The environment without WARD_ settings (ward-server reads them as config). */
 function cleanEnv(extra = {}) {
   const env = {};
@@ -221,11 +227,17 @@ export class Server {
     return { status: r.status, json: r.body ? JSON.parse(r.body) : null };
   }
 
+  /** Stops the server and removes its temporary directory. */
   async stop() {
-    if (!this.child || this.child.exitCode !== null) return;
-    this.child.kill('SIGTERM');
-    const done = await Promise.race([this.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
-    if (done === 'timeout') this.child.kill('SIGKILL');
+    if (this.child && this.child.exitCode === null) {
+      this.child.kill('SIGTERM');
+      const done = await Promise.race([this.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
+      if (done === 'timeout') {
+        this.child.kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    removeDir(this.dir);
   }
 }
 
@@ -304,11 +316,15 @@ export class Agent {
     return this.kill9();
   }
 
-  /** `ward-agent stop` (it stays stopped), then ward-update (its guardian) and the agent are killed for sure. */
+  /**
+   * `ward-agent stop` (it stays stopped), then ward-update (its guardian) and the agent are killed for sure;
+   * the temporary prefix is removed.
+   */
   stop() {
     const agentBin = path.join(this.prefix, 'bin', 'ward-agent');
     if (fs.existsSync(agentBin)) spawnSync(agentBin, ['stop', '--prefix', this.prefix], { timeout: 20_000 });
     this.kill9All();
+    removeDir(this.dir);
   }
 }
 
