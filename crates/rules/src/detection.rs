@@ -29,6 +29,8 @@ pub(crate) enum ValueTest {
 
 #[derive(Debug, Clone)]
 pub(crate) struct FieldTest {
+    /// The field name as written (without modifiers).
+    name: String,
     /// `None` when no event kind has a field of that name: never present.
     field: Option<Field>,
     tests: Vec<ValueTest>,
@@ -214,6 +216,7 @@ fn compile_map(entries: &[(Node, Node)]) -> Result<Vec<FieldTest>, RuleError> {
             .collect::<Result<Vec<_>, _>>()?;
         tests.push(FieldTest {
             field: Field::from_name(&name),
+            name,
             tests: tests_for_field,
             all: mods.all,
         });
@@ -333,6 +336,19 @@ impl Selection {
                 Some(FieldValue::Str(raw)) => kws.iter().any(|k| k.matches(raw)),
                 _ => false,
             },
+        }
+    }
+
+    /// The fields this selection reads: `(name as written, resolved field)`;
+    /// keywords read `Message`.
+    pub fn fields(&self) -> Vec<(&str, Option<Field>)> {
+        fn of(tests: &[FieldTest]) -> impl Iterator<Item = (&str, Option<Field>)> {
+            tests.iter().map(|t| (t.name.as_str(), t.field))
+        }
+        match self {
+            Selection::Map(t) => of(t).collect(),
+            Selection::AnyMap(maps) => maps.iter().flat_map(|m| of(m)).collect(),
+            Selection::Keywords(_) => vec![("keywords", Some(Field::Message))],
         }
     }
 

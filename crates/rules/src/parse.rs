@@ -432,6 +432,8 @@ pub(crate) fn parse_rule(doc: &Node, file: &str, doc_no: usize) -> Result<RawRul
                 correlation,
                 alerts: false,
                 enabled: true,
+                kinds: Vec::new(),
+                unknown_fields: Vec::new(),
             },
             body,
             pos: doc.pos,
