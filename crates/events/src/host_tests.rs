@@ -277,10 +277,10 @@ fn host_kinds_map_to_sigma_log_sources() {
     assert_eq!(cat("net.connect"), "network_connection");
     assert_eq!(cat("account.created"), "account");
     assert_eq!(cat("auth.ssh_failed"), "authentication");
-    for k in 9..KIND_COUNT {
+    for (k, name) in KIND_NAMES.iter().enumerate().skip(9) {
         let ls = crate::kind_logsource(k);
         assert_eq!(ls.product, "linux");
-        assert!(ls.services.is_empty(), "{}", KIND_NAMES[k]);
+        assert!(ls.services.is_empty(), "{name}");
     }
 }
 

@@ -28,6 +28,7 @@ mod field;
 mod file;
 mod host;
 mod process;
+mod sink;
 
 pub use auth::{
     PamFailed, SessionClosed, SessionOpened, SshAccepted, SshFailed, SshInvalidUser,
@@ -40,6 +41,7 @@ pub use process::{
     Actor, Ancestor, ExeDeleted, FdKind, FdTarget, NetConnect, ProcessCpu, ProcessInfo, TextCache,
     MAX_ANCESTORS,
 };
+pub use sink::Sink;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,673 @@
+//! The collector thread: process connector events (or `/proc` polling),
+//! the start snapshot and the periodic checks (deleted executables, CPU,
+//! connections), handing events to the sink.
+
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ward_events::{Actor, Event, EventData, ExeDeleted, ProcessCpu, ProcessInfo, Sink};
+use ward_sys::{wait, Stopper};
+
+use crate::config::{Mode, ProcConfig};
+use crate::cpu::CpuTracker;
+use crate::net::{to_event, NetTracker};
+use crate::netlink::{Connector, ProcEvent};
+use crate::read::ProcFs;
+use crate::state::{ProcKey, Reported};
+use crate::status::ProcStatus;
+use crate::table::{Entry, Table};
+
+/// Most events kept while the sink fails; older ones are dropped (counted).
+const MAX_PENDING: usize = 50_000;
+/// How often the table is pruned and the status refreshed.
+const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// Delay before retrying a failed sink.
+const SINK_RETRY: Duration = Duration::from_secs(1);
+
+struct Shared {
+    table: Mutex<Table>,
+    fs: ProcFs,
+    status: Mutex<ProcStatus>,
+}
+
+/// Names the process behind a pid (for the file collector's actors).
+/// Cheap to clone; safe from any thread.
+#[derive(Clone)]
+pub struct ActorLookup(Arc<Shared>);
+
+impl ActorLookup {
+    /// The process, its user and ancestors, from the table or `/proc`.
+    pub fn actor(&self, pid: u32) -> Option<Actor> {
+        let mut t = self.0.table.lock().ok()?;
+        t.actor(pid, &self.0.fs)
+    }
+}
+
+/// A running process collector.
+pub struct ProcHandle {
+    stopper: Stopper,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl ProcHandle {
+    pub fn status(&self) -> ProcStatus {
+        self.shared
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// A reader of the status that outlives the handle's borrows.
+    pub fn status_reader(&self) -> StatusReader {
+        StatusReader(self.shared.clone())
+    }
+
+    pub fn actor_lookup(&self) -> ActorLookup {
+        ActorLookup(self.shared.clone())
+    }
+
+    /// Stops the thread (it hands over pending events and saves its state).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stopper.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ProcHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Reads a collector's status from anywhere.
+#[derive(Clone)]
+pub struct StatusReader(Arc<Shared>);
+
+impl StatusReader {
+    pub fn read(&self) -> ProcStatus {
+        self.0.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// Starts the collector on its own thread. In `Mode::Connector` a
+/// connector that cannot be opened is an error here.
+pub fn spawn(cfg: ProcConfig, sink: impl Sink) -> std::io::Result<ProcHandle> {
+    let conn = match cfg.mode {
+        Mode::Poll => None,
+        Mode::Connector => Some(Connector::open(cfg.rcvbuf)?),
+        Mode::Auto => match Connector::open(cfg.rcvbuf) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "process connector unavailable; polling /proc instead");
+                None
+            }
+        },
+    };
+    let shared = Arc::new(Shared {
+        table: Mutex::new(Table::new(cfg.max_processes)),
+        fs: ProcFs::new(&cfg.proc_root, &cfg.passwd),
+        status: Mutex::new(ProcStatus {
+            state: "starting".into(),
+            source: if conn.is_some() { "connector" } else { "poll" }.into(),
+            ..ProcStatus::default()
+        }),
+    });
+    let stopper = Stopper::new()?;
+    let mut c = Collector::new(cfg, shared.clone(), conn);
+    let stop = stopper.clone();
+    let thread = std::thread::Builder::new()
+        .name("collect-proc".into())
+        .stack_size(512 * 1024)
+        .spawn(move || c.run(sink, &stop))?;
+    Ok(ProcHandle {
+        stopper,
+        thread: Some(thread),
+        shared,
+    })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn ticks_per_sec() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(t).ok().filter(|&t| t > 0).unwrap_or(100)
+}
+
+struct Collector {
+    cfg: ProcConfig,
+    shared: Arc<Shared>,
+    conn: Option<Connector>,
+    self_pid: u32,
+    /// (device, inode) of our own executable: its runs (`ward-agent status`) are ours.
+    self_exe: Option<(u64, u64)>,
+    pending: Vec<Event>,
+    reported: Reported,
+    reported_dirty: bool,
+    net: NetTracker,
+    cpu: Option<CpuTracker>,
+    rescan: bool,
+    next_poll: Instant,
+    next_exe_check: Instant,
+    next_cpu: Instant,
+    next_net: Instant,
+    next_house: Instant,
+    sink_retry_at: Option<Instant>,
+    rate_window: Instant,
+    rate_count: u32,
+    stats: ProcStatus,
+}
+
+impl Collector {
+    fn new(cfg: ProcConfig, shared: Arc<Shared>, conn: Option<Connector>) -> Collector {
+        let now = Instant::now();
+        let cpu = cfg
+            .cpu
+            .as_ref()
+            .map(|c| CpuTracker::new(c.window, c.percent, ticks_per_sec()));
+        let source = if conn.is_some() { "connector" } else { "poll" };
+        Collector {
+            self_pid: std::process::id(),
+            self_exe: std::fs::metadata("/proc/self/exe")
+                .ok()
+                .map(|m| (m.dev(), m.ino())),
+            cfg,
+            shared,
+            conn,
+            pending: Vec::new(),
+            reported: Reported::default(),
+            reported_dirty: false,
+            net: NetTracker::default(),
+            cpu,
+            rescan: false,
+            next_poll: now,
+            next_exe_check: now,
+            next_cpu: now,
+            next_net: now,
+            next_house: now,
+            sink_retry_at: None,
+            rate_window: now,
+            rate_count: 0,
+            stats: ProcStatus {
+                state: "running".into(),
+                source: source.into(),
+                ..ProcStatus::default()
+            },
+        }
+    }
+
+    fn run(&mut self, mut sink: impl Sink, stop: &Stopper) {
+        self.snapshot();
+        // Learn the existing connections before the first wait.
+        self.poll_net();
+        self.flush(&mut sink);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut evs = Vec::new();
+        loop {
+            let timeout = self
+                .next_deadline()
+                .saturating_duration_since(Instant::now());
+            let mut fds = vec![stop.fd()];
+            if let Some(c) = &self.conn {
+                fds.push(c.fd());
+            }
+            let ready = wait(
+                &fds,
+                timeout.clamp(Duration::from_millis(5), Duration::from_secs(1)),
+            );
+            if stop.is_stopped() {
+                break;
+            }
+            if ready.get(1).copied().unwrap_or(false) {
+                if let Some(c) = &self.conn {
+                    evs.clear();
+                    if let Err(e) = c.read(&mut buf, &mut evs) {
+                        self.stats.last_error = Some(format!("reading the process connector: {e}"));
+                    }
+                    for e in std::mem::take(&mut evs) {
+                        self.on_event(e);
+                    }
+                }
+            }
+            self.periodic();
+            self.flush(&mut sink);
+        }
+        self.flush(&mut sink);
+        self.save_reported();
+        self.stats.state = "stopped".into();
+        self.publish();
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut d = self.next_house.min(self.next_exe_check);
+        if self.conn.is_none() || self.rescan {
+            d = d.min(self.next_poll);
+        }
+        if self.cfg.cpu.is_some() {
+            d = d.min(self.next_cpu);
+        }
+        if self.cfg.net.is_some() {
+            d = d.min(self.next_net);
+        }
+        if let Some(r) = self.sink_retry_at {
+            d = d.min(r);
+        }
+        d
+    }
+
+    fn on_event(&mut self, e: ProcEvent) {
+        match e {
+            ProcEvent::Fork { parent, child } => {
+                if let Ok(mut t) = self.shared.table.lock() {
+                    t.fork(parent, child, &self.shared.fs);
+                }
+            }
+            ProcEvent::Exec { pid } => self.on_exec(pid, "process-connector"),
+            ProcEvent::Uid { pid, ruid } => {
+                if let Some(e) = self
+                    .shared
+                    .table
+                    .lock()
+                    .ok()
+                    .as_mut()
+                    .and_then(|t| t.get_mut(pid))
+                {
+                    e.uid = ruid;
+                }
+            }
+            ProcEvent::Exit { pid, .. } => {
+                if let Ok(mut t) = self.shared.table.lock() {
+                    t.exited(pid, Instant::now());
+                }
+            }
+            ProcEvent::Overrun => {
+                self.stats.overruns += 1;
+                self.rescan = true;
+                self.next_poll = Instant::now();
+            }
+        }
+    }
+
+    fn is_self_binary(&self, pid: u32) -> bool {
+        let Some(own) = self.self_exe else {
+            return false;
+        };
+        std::fs::metadata(self.shared.fs.root().join(pid.to_string()).join("exe"))
+            .is_ok_and(|m| (m.dev(), m.ino()) == own)
+    }
+
+    /// Details of `pid` with its ancestors, entered in the table; `None`
+    /// when it is gone, a kernel thread, or the agent itself (or its child).
+    fn describe(&mut self, pid: u32) -> Option<(ProcessInfo, u64)> {
+        let own = self.cfg.ignore_own;
+        if own && pid == self.self_pid {
+            return None;
+        }
+        let (mut info, stat) = self.shared.fs.info(pid)?;
+        if own && (info.ppid == self.self_pid || self.is_self_binary(pid)) {
+            return None;
+        }
+        let mut t = self.shared.table.lock().ok()?;
+        t.insert(Entry {
+            pid,
+            ppid: info.ppid,
+            start_time: stat.start_time,
+            comm: stat.comm,
+            exe: info.exe.clone(),
+            cmdline: info.cmdline.clone(),
+            uid: info.uid,
+            exited: None,
+            deleted_reported: false,
+        });
+        info.ancestors = t.ancestors(info.ppid, &self.shared.fs);
+        Some((info, stat.start_time))
+    }
+
+    fn on_exec(&mut self, pid: u32, source: &str) {
+        self.stats.execs += 1;
+        match self.describe(pid) {
+            Some((info, _)) => self.push(source, EventData::ProcessExec(info)),
+            None => {
+                if pid != self.self_pid && self.shared.fs.stat(pid).is_none() {
+                    self.stats.missed += 1;
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, source: &str, data: EventData) {
+        let now = Instant::now();
+        if now.duration_since(self.rate_window) >= Duration::from_secs(1) {
+            self.rate_window = now;
+            self.rate_count = 0;
+        }
+        if self.rate_count >= self.cfg.max_events_per_sec {
+            self.stats.dropped += 1;
+            return;
+        }
+        self.rate_count += 1;
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
+            self.stats.dropped += 1;
+        }
+        self.pending.push(Event::new(now_ms(), source, data));
+    }
+
+    fn flush(&mut self, sink: &mut impl Sink) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.sink_retry_at.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        let n = self.pending.len() as u64;
+        match sink.append(&mut self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                self.stats.events += n;
+                self.sink_retry_at = None;
+            }
+            Err(e) => {
+                self.stats.sink_errors += 1;
+                self.stats.last_error = Some(format!("handing events to the spool: {e}"));
+                self.sink_retry_at = Some(Instant::now() + SINK_RETRY);
+            }
+        }
+    }
+
+    fn boot_id(&self) -> String {
+        std::fs::read_to_string(self.cfg.proc_root.join("sys/kernel/random/boot_id"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Fills the table with every running process; reports the ones not
+    /// reported before (`process.running`, and `process.exe_deleted`).
+    fn snapshot(&mut self) {
+        self.reported = Reported::load(&self.cfg.state_path, &self.boot_id());
+        let pids = self.shared.fs.pids();
+        let mut infos = Vec::with_capacity(pids.len());
+        for pid in pids {
+            if let Some(d) = self.describe(pid) {
+                infos.push(d);
+            }
+        }
+        // Ancestors again now that the whole table is known.
+        let mut alive: HashSet<ProcKey> = HashSet::new();
+        for (mut info, start) in infos {
+            let key = (info.pid, start);
+            alive.insert(key);
+            if let Ok(mut t) = self.shared.table.lock() {
+                info.ancestors = t.ancestors(info.ppid, &self.shared.fs);
+            }
+            if self.cfg.snapshot && self.reported.running.insert(key) {
+                self.push("process-snapshot", EventData::ProcessRunning(info.clone()));
+            }
+            if info.exe_deleted && !info.memfd {
+                self.report_deleted(info, start);
+            }
+        }
+        self.reported.retain_alive(&alive);
+        self.reported_dirty = true;
+        self.save_reported();
+        self.publish();
+    }
+
+    fn report_deleted(&mut self, info: ProcessInfo, start: u64) {
+        let key = (info.pid, start);
+        if let Some(e) = self
+            .shared
+            .table
+            .lock()
+            .ok()
+            .as_mut()
+            .and_then(|t| t.get_mut(info.pid))
+        {
+            e.deleted_reported = true;
+        }
+        if !self.reported.deleted.insert(key) {
+            return;
+        }
+        self.reported_dirty = true;
+        let replaced = Path::new(&info.exe).exists();
+        self.push(
+            "process-check",
+            EventData::ProcessExeDeleted(ExeDeleted {
+                process: info,
+                replaced,
+            }),
+        );
+    }
+
+    fn save_reported(&mut self) {
+        if !self.reported_dirty {
+            return;
+        }
+        if let Err(e) = self.reported.save(&self.cfg.state_path) {
+            self.stats.last_error = Some(format!("writing {}: {e}", self.cfg.state_path.display()));
+        } else {
+            self.reported_dirty = false;
+        }
+    }
+
+    fn periodic(&mut self) {
+        let now = Instant::now();
+        if (self.conn.is_none() || self.rescan) && now >= self.next_poll {
+            self.rescan = false;
+            self.next_poll = now + self.cfg.poll_interval;
+            self.scan();
+        }
+        if now >= self.next_exe_check {
+            self.next_exe_check = now + self.cfg.exe_check_interval;
+            self.check_deleted();
+        }
+        if let Some(c) = self.cfg.cpu.clone() {
+            if now >= self.next_cpu {
+                self.next_cpu = now + c.sample;
+                self.sample_cpu(now);
+            }
+        }
+        if let Some(n) = self.cfg.net.clone() {
+            if now >= self.next_net {
+                let took = self.poll_net();
+                self.next_net = Instant::now() + n.interval.max(took * 50);
+            }
+        }
+        if now >= self.next_house {
+            self.next_house = now + HOUSEKEEPING;
+            if let Ok(mut t) = self.shared.table.lock() {
+                t.prune(now);
+            }
+            self.save_reported();
+            self.publish();
+        }
+    }
+
+    /// Polling: processes not in the table are new; table entries whose
+    /// process is gone exited.
+    fn scan(&mut self) {
+        let pids = self.shared.fs.pids();
+        let present: HashSet<u32> = pids.iter().copied().collect();
+        let mut new = Vec::new();
+        if let Ok(mut t) = self.shared.table.lock() {
+            let now = Instant::now();
+            let gone: Vec<u32> = t
+                .live()
+                .filter(|e| !present.contains(&e.pid))
+                .map(|e| e.pid)
+                .collect();
+            for pid in gone {
+                t.exited(pid, now);
+            }
+            for pid in pids {
+                // Same process and same program name: nothing new (an exec
+                // keeping the name is not seen by polling).
+                let known = t.get(pid).is_some_and(|e| {
+                    e.exited.is_none()
+                        && self
+                            .shared
+                            .fs
+                            .stat(pid)
+                            .is_none_or(|s| s.start_time == e.start_time && s.comm == e.comm)
+                });
+                if !known {
+                    new.push(pid);
+                }
+            }
+        }
+        for pid in new {
+            self.on_exec(pid, "process-poll");
+        }
+    }
+
+    fn check_deleted(&mut self) {
+        let candidates: Vec<(u32, u64)> = match self.shared.table.lock() {
+            Ok(t) => t
+                .live()
+                .filter(|e| !e.deleted_reported)
+                .map(|e| (e.pid, e.start_time))
+                .collect(),
+            Err(_) => return,
+        };
+        for (pid, start) in candidates {
+            let Some((_, deleted, memfd)) = self.shared.fs.exe(pid) else {
+                continue;
+            };
+            if !deleted || memfd {
+                continue;
+            }
+            if self
+                .shared
+                .fs
+                .stat(pid)
+                .is_none_or(|s| s.start_time != start)
+            {
+                continue;
+            }
+            if let Some((info, start)) = self.describe(pid) {
+                self.report_deleted(info, start);
+            }
+        }
+    }
+
+    fn sample_cpu(&mut self, now: Instant) {
+        let Some(tracker) = self.cpu.as_mut() else {
+            return;
+        };
+        let samples: Vec<(u32, u64, u64)> = self
+            .shared
+            .fs
+            .pids()
+            .into_iter()
+            .filter(|&p| !self.cfg.ignore_own || p != self.self_pid)
+            .filter_map(|p| self.shared.fs.stat(p))
+            .filter(|s| !s.kernel_thread)
+            .map(|s| (s.pid, s.start_time, s.utime + s.stime))
+            .collect();
+        let busy = tracker.round(now, &samples);
+        let Some(cfg) = self.cfg.cpu.clone() else {
+            return;
+        };
+        for (pid, _, pct) in busy {
+            let Some((info, _)) = self.describe(pid) else {
+                continue;
+            };
+            let packaged = self.cfg.dpkg_dir.join("info").is_dir().then(|| {
+                ward_hostinfo::packages::dpkg_owner(&self.cfg.dpkg_dir, &info.exe).is_some()
+            });
+            self.push(
+                "process-cpu",
+                EventData::ProcessCpu(ProcessCpu {
+                    process: info,
+                    cpu_percent: pct,
+                    window_secs: u32::try_from(cfg.window.as_secs()).unwrap_or(u32::MAX),
+                    packaged,
+                }),
+            );
+        }
+    }
+
+    /// Reads the TCP tables line by line (a host with many connections
+    /// has tables of many megabytes).
+    fn read_tcp_tables(&self) -> Vec<(crate::parse::SockEntry, bool)> {
+        use std::io::BufRead;
+        let mut out = Vec::new();
+        for (name, v6) in [("net/tcp", false), ("net/tcp6", true)] {
+            let Ok(f) = std::fs::File::open(self.cfg.proc_root.join(name)) else {
+                continue;
+            };
+            for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
+                if let Some(e) = crate::parse::parse_net_sockets(&line).into_iter().next() {
+                    out.push((e, v6));
+                }
+            }
+        }
+        out
+    }
+
+    /// One connection poll; returns how long it took (the next poll waits
+    /// at least 50 times that, so polling stays under 2 % of a core on
+    /// hosts with huge tables).
+    fn poll_net(&mut self) -> Duration {
+        let t0 = Instant::now();
+        self.poll_net_once();
+        t0.elapsed()
+    }
+
+    fn poll_net_once(&mut self) {
+        let Some(cfg) = self.cfg.net.clone() else {
+            return;
+        };
+        let entries = self.read_tcp_tables();
+        let new = self.net.update_entries(entries, cfg.inbound);
+        if new.is_empty() {
+            return;
+        }
+        let inodes: Vec<u64> = new.iter().map(|c| c.entry.inode).collect();
+        let owners = self.shared.fs.socket_owners(&inodes);
+        for c in new {
+            let owner = owners
+                .iter()
+                .find(|(i, _)| *i == c.entry.inode)
+                .map(|(_, p)| *p);
+            if self.cfg.ignore_own && owner == Some(self.self_pid) {
+                continue;
+            }
+            let mut ev = to_event(&c);
+            ev.process = owner.and_then(|pid| {
+                let mut t = self.shared.table.lock().ok()?;
+                t.actor(pid, &self.shared.fs)
+            });
+            self.push("process-net", EventData::NetConnect(ev));
+        }
+    }
+
+    fn publish(&mut self) {
+        self.stats.processes = self
+            .shared
+            .table
+            .lock()
+            .map(|t| t.len() as u64)
+            .unwrap_or(0);
+        if let Ok(mut s) = self.shared.status.lock() {
+            *s = self.stats.clone();
+        }
+    }
+}
