@@ -32,9 +32,19 @@ pub fn is_package_manager(comm: &str) -> bool {
     PACKAGE_MANAGERS.contains(&comm)
 }
 
-/// Whether an executable path is a package manager's.
+/// Directories package managers are installed in: a program of the same
+/// name elsewhere (`/tmp/dpkg`) is not one.
+const SYSTEM_DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
+
+/// Whether an executable path is a package manager's (by name, in a
+/// system directory).
 pub fn is_package_manager_exe(exe: &str) -> bool {
-    let name = exe.rsplit('/').next().unwrap_or(exe);
+    let Some((dir, name)) = exe.rsplit_once('/') else {
+        return false;
+    };
+    if !SYSTEM_DIRS.contains(&dir) {
+        return false;
+    }
     // comm is cut at 15 bytes; executables are not.
     is_package_manager(name)
         || matches!(
@@ -94,6 +104,11 @@ mod tests {
         assert!(is_package_manager_exe("/usr/bin/apt-get"));
         assert!(is_package_manager_exe("/usr/bin/unattended-upgrade"));
         assert!(!is_package_manager_exe("/tmp/dpkg-helper"));
+        assert!(
+            !is_package_manager_exe("/tmp/dpkg"),
+            "not in a system directory"
+        );
+        assert!(!is_package_manager_exe("dpkg"));
     }
 
     #[test]
