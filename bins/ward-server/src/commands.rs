@@ -79,6 +79,18 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     strict,
                 },
         } => crate::rules::test(&file, rules.as_deref(), year, strict),
+        Command::Rules {
+            command:
+                RulesCommand::Import {
+                    dir,
+                    replace,
+                    dry_run,
+                    json,
+                },
+        } => crate::rules_import::import(&config.data_dir, &dir, replace, dry_run, json).await,
+        Command::Rules {
+            command: RulesCommand::List { json, not_loaded },
+        } => crate::rules_import::list(&config.data_dir, json, not_loaded).await,
         Command::InstallCommand {
             platform,
             key,

@@ -12,7 +12,7 @@ use ward_rules::{replay, RuleSetBuilder};
 use crate::Failure;
 
 /// Rule files under `dir` (recursively), sorted for stable error output.
-fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
+pub(crate) fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

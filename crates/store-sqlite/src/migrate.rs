@@ -31,10 +31,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "events_alerts",
         sql: include_str!("../migrations/0002_events_alerts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "hostdetect",
+        sql: include_str!("../migrations/0003_hostdetect.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows (the last entry of [`MIGRATIONS`]).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,

@@ -50,6 +50,8 @@
 //!   whose window overlaps the newest one with its de-dup key is merged;
 //!   listing is newest first with every filter and stable cursors.
 //! * Whitelist entries are unique per (rule, field, value).
+//! * Imported rule files upsert by name; a replacing import drops the
+//!   others; every import raises the revision.
 //!
 //! Expected values are always computed from the test's own inputs (or a
 //! small reference model of the rule), never copied from a backend's output.
@@ -64,6 +66,7 @@ mod events;
 mod keys;
 mod listing;
 mod overview;
+mod rules;
 mod support;
 mod tokens;
 
@@ -74,6 +77,7 @@ pub use events::*;
 pub use keys::*;
 pub use listing::*;
 pub use overview::*;
+pub use rules::*;
 pub use tokens::*;
 
 /// What a conformance test's factory yields: something that lends a store.
@@ -145,6 +149,7 @@ macro_rules! store_conformance_tests {
             alerts_state_changes_and_counts,
             whitelist_add_list_delete,
             settings_documents_round_trip,
+            rule_sources_import_replace_and_revision,
         );
     };
 }

@@ -156,7 +156,8 @@ fn install_agent(server: &Server, url: Option<&str>, netns: Option<&str>, log: &
     fs::write(
         conf.join("agent.toml"),
         format!(
-            "[collect.auth]\npaths = [\"{}\"]\njournald = \"off\"\nwtmp = false\n",
+            "[collect.auth]\npaths = [\"{}\"]\njournald = \"off\"\nwtmp = false\n\
+             [collect.process]\nenabled = false\n[collect.files]\nenabled = false\n",
             log.display()
         ),
     )

@@ -27,7 +27,8 @@ pub async fn put_detection(
     body: Result<Json<DetectionSettings>, JsonRejection>,
 ) -> Result<Json<DetectionSettings>, HttpError> {
     let Json(s) = body.map_err(|r| HttpError::bad_request(r.body_text()))?;
-    s.validate().map_err(HttpError::bad_request)?;
+    s.validate_with(&st.detect.imported())
+        .map_err(HttpError::bad_request)?;
     settings::save(&*st.store, settings::DETECTION_KEY, &s)
         .await
         .map_err(|e| HttpError::store("saving detection settings failed", e))?;

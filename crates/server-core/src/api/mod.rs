@@ -6,6 +6,7 @@ pub mod assets;
 pub mod detection;
 pub mod keys;
 pub mod policy;
+pub mod rules;
 pub mod setup;
 pub mod views;
 
@@ -51,6 +52,7 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
             "/api/v1/settings/detection",
             get(detection::get_detection).put(detection::put_detection),
         )
+        .route("/api/v1/rules", get(rules::list))
         .route(
             "/api/v1/settings/outputs",
             get(detection::get_outputs).put(detection::put_outputs),

@@ -30,6 +30,7 @@
 
 pub mod alerts;
 pub mod ingest;
+pub mod rulebook;
 pub mod runtime;
 pub mod settings;
 pub mod view;
@@ -40,7 +41,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use ward_store::{IngestOutcome, SpoolStats, WhitelistEntry};
+use ward_store::{IngestOutcome, RuleSource, SpoolStats, WhitelistEntry};
 
 use crate::outputs::{Outputs, Tuning};
 use crate::state::AppState;
@@ -81,6 +82,10 @@ pub struct DetectHandle {
     pub stats: DetectStats,
     /// Output queues, set once the runtime starts.
     outputs_queues: Mutex<Option<Arc<Outputs>>>,
+    /// Imported rule files (the runtime rebuilds its engine on change).
+    imported: watch::Sender<Arc<Vec<RuleSource>>>,
+    /// The report of the rule book the runtime runs.
+    book: RwLock<Arc<Vec<rulebook::RuleReport>>>,
 }
 
 impl Default for DetectHandle {
@@ -93,6 +98,8 @@ impl Default for DetectHandle {
             whitelist: RwLock::default(),
             stats: DetectStats::default(),
             outputs_queues: Mutex::default(),
+            imported: watch::channel(Arc::new(Vec::new())).0,
+            book: RwLock::default(),
         }
     }
 }
@@ -139,6 +146,24 @@ impl DetectHandle {
 
     pub fn set_output_settings(&self, s: OutputSettings) {
         self.outputs.send_replace(s);
+    }
+
+    /// The imported rule files the runtime uses.
+    pub fn imported(&self) -> Arc<Vec<RuleSource>> {
+        self.imported.borrow().clone()
+    }
+
+    pub fn set_imported(&self, sources: Vec<RuleSource>) {
+        self.imported.send_replace(Arc::new(sources));
+    }
+
+    /// Every rule of the running rule book: loaded, or why not.
+    pub fn rule_report(&self) -> Arc<Vec<rulebook::RuleReport>> {
+        self.book.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_rule_report(&self, r: Vec<rulebook::RuleReport>) {
+        *self.book.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(r);
     }
 
     pub fn whitelist(&self) -> Vec<WhitelistEntry> {
@@ -243,6 +268,8 @@ pub async fn spawn(
     d.set_settings(settings::load(&*st.store, settings::DETECTION_KEY).await?);
     d.set_output_settings(settings::load(&*st.store, settings::OUTPUTS_KEY).await?);
     d.set_whitelist(st.store.list_whitelist().await?);
+    let revision = st.store.rule_sources_revision().await?;
+    d.set_imported(st.store.list_rule_sources().await?);
     let (outputs, mut tasks) = Outputs::spawn(d.outputs.subscribe(), tuning, shutdown.clone());
     *d.outputs_queues.lock().unwrap_or_else(|e| e.into_inner()) = Some(outputs.clone());
     tasks.push(tokio::spawn(runtime::run(
@@ -250,8 +277,50 @@ pub async fn spawn(
         outputs,
         shutdown.clone(),
     )));
+    tasks.push(tokio::spawn(rules_poller(
+        st.clone(),
+        revision,
+        shutdown.clone(),
+    )));
     tasks.push(tokio::spawn(spool_flusher(st, shutdown)));
     Ok(tasks)
+}
+
+/// How often the imported rules' revision is checked (a CLI import
+/// writes the store while the server runs).
+const RULES_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn rules_poller(st: Arc<AppState>, mut revision: i64, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(RULES_POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = match st.store.rule_sources_revision().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the imported rules' revision failed");
+                continue;
+            }
+        };
+        if now == revision {
+            continue;
+        }
+        match st.store.list_rule_sources().await {
+            Ok(sources) => {
+                tracing::info!(
+                    revision = now,
+                    files = sources.len(),
+                    "imported rules changed"
+                );
+                st.detect.set_imported(sources);
+                revision = now;
+            }
+            Err(e) => tracing::error!(error = %e, "reading imported rules failed"),
+        }
+    }
 }
 
 /// How often pending spool stats are written.

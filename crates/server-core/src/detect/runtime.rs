@@ -36,16 +36,32 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 /// Wait before retrying a failed store write.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The engine for `settings` (built-in rules when the stored overrides no
-/// longer compile, which the API prevents).
-pub fn build_engine(settings: &DetectionSettings) -> Engine {
-    let set = settings.rule_set().unwrap_or_else(|e| {
+/// The engine for `settings` and the imported rule files, with the report
+/// of every rule (built-in rules and the imported ones alone when the
+/// stored overrides no longer compile, which the API prevents).
+pub fn build_engine(
+    settings: &DetectionSettings,
+    imported: &[ward_store::RuleSource],
+) -> (Engine, Vec<super::rulebook::RuleReport>) {
+    let book = super::rulebook::build(imported, &settings.rules).unwrap_or_else(|e| {
         tracing::error!(error = %e, "detection settings do not compile; using the defaults");
-        RuleSetBuilder::with_builtin()
-            .build()
-            .unwrap_or_else(|_| ward_rules::RuleSet::default())
+        super::rulebook::build(imported, &Default::default()).unwrap_or_else(|_| {
+            super::rulebook::RuleBook {
+                set: RuleSetBuilder::with_builtin()
+                    .build()
+                    .unwrap_or_else(|_| ward_rules::RuleSet::default()),
+                rules: Vec::new(),
+            }
+        })
     });
-    Engine::new(set)
+    let (loaded, not_loaded) = book.imported_counts();
+    tracing::info!(
+        rules = book.set.len(),
+        imported_loaded = loaded,
+        imported_not_loaded = not_loaded,
+        "rule book built"
+    );
+    (Engine::new(book.set), book.rules)
 }
 
 async fn load_cursor(store: &dyn Store) -> Result<i64, StoreError> {
@@ -105,7 +121,12 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             }
         }
     };
-    let mut engine = build_engine(&settings_rx.borrow_and_update());
+    let mut imported_rx = st.detect.imported.subscribe();
+    let (mut engine, report) = build_engine(
+        &settings_rx.borrow_and_update(),
+        &imported_rx.borrow_and_update(),
+    );
+    st.detect.set_rule_report(report);
     rebuild(&mut engine, &*store, cursor).await;
     let mut saved = cursor;
     let mut last_save = Instant::now();
@@ -134,9 +155,20 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             _ = tick.tick() => {}
             changed = settings_rx.changed() => {
                 if changed.is_ok() {
-                    engine = build_engine(&settings_rx.borrow_and_update());
+                    let (e, report) = build_engine(&settings_rx.borrow_and_update(), &imported_rx.borrow());
+                    engine = e;
+                    st.detect.set_rule_report(report);
                     rebuild(&mut engine, &*store, cursor).await;
                     tracing::info!("detection settings changed; engine rebuilt");
+                }
+            }
+            changed = imported_rx.changed() => {
+                if changed.is_ok() {
+                    let (e, report) = build_engine(&settings_rx.borrow(), &imported_rx.borrow_and_update());
+                    engine = e;
+                    st.detect.set_rule_report(report);
+                    rebuild(&mut engine, &*store, cursor).await;
+                    tracing::info!("imported rules changed; engine rebuilt");
                 }
             }
             _ = shutdown.changed() => {

@@ -45,8 +45,20 @@ impl DetectionSettings {
         b.build().map_err(|e| e.to_string())
     }
 
+    /// [`DetectionSettings::validate`] where overrides may also name the
+    /// imported rules.
+    pub fn validate_with(&self, imported: &[ward_store::RuleSource]) -> Result<(), String> {
+        self.validate_limits()?;
+        super::rulebook::build(imported, &self.rules).map(|_| ())
+    }
+
     /// Every problem, as one message (empty: usable).
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_limits()?;
+        self.rule_set().map(|_| ())
+    }
+
+    fn validate_limits(&self) -> Result<(), String> {
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(format!(
                 "event_retention_days must be between 1 and 3650, got {}",
@@ -59,7 +71,7 @@ impl DetectionSettings {
                 self.max_stored_events
             ));
         }
-        self.rule_set().map(|_| ())
+        Ok(())
     }
 }
 
