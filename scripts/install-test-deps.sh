@@ -28,6 +28,13 @@ want tinyproxy tinyproxy-bin
 want iptables-save iptables
 want nft nftables
 want faketime faketime
+# Host detection tests (tests/e2e/tests/hostdetect.rs): normal work with a
+# real cron daemon and log rotation, Debian packages built with dpkg-deb and
+# installed with apt, accounts made with useradd.
+want cron cron
+want logrotate logrotate
+want dpkg-deb dpkg
+want useradd passwd
 
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

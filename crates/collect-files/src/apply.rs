@@ -20,7 +20,12 @@ pub struct Dirty {
     pub last: Instant,
     /// Union of the watch flags seen.
     pub flags: u32,
-    /// The writer, resolved when the event arrived.
+    /// The writer's pid (fanotify) and its executable read when the event
+    /// arrived (the process may be gone by the time the path settles).
+    pub pid: Option<u32>,
+    pub exe_hint: Option<String>,
+    /// The writer, resolved when the path settled (the process collector
+    /// has then seen its exec).
     pub actor: Option<Actor>,
     /// `fanotify`, `inotify` or `scan`.
     pub seen_by: &'static str,

@@ -346,6 +346,8 @@ impl Collector {
                 first: now,
                 last: now,
                 flags: 0,
+                pid: None,
+                exe_hint: None,
                 actor: None,
                 seen_by: "scan",
                 quiet,
@@ -381,6 +383,8 @@ impl Collector {
                 first: now,
                 last: now,
                 flags: 0,
+                pid: None,
+                exe_hint: None,
                 actor: None,
                 seen_by: "scan",
                 quiet,
@@ -429,32 +433,41 @@ impl Collector {
                     .cloned()
                     .collect();
                 for p in under {
-                    self.mark(p, now, 0, None, seen_by);
+                    self.mark(p, now, 0, None, None, seen_by);
                 }
             }
             if self.plan.classify(&path).is_none() {
                 continue;
             }
-            let actor = match (e.pid, self.dirty.get(&path).and_then(|d| d.actor.clone())) {
-                (Some(pid), _) => self.actor(pid),
-                (None, prev) => prev,
-            };
-            self.mark(path, now, e.flags, actor, seen_by);
+            let exe_hint = e.pid.and_then(|p| {
+                std::fs::read_link(self.cfg.proc_root.join(p.to_string()).join("exe"))
+                    .ok()
+                    .map(|l| {
+                        l.to_string_lossy()
+                            .trim_end_matches(" (deleted)")
+                            .to_string()
+                    })
+            });
+            self.mark(path, now, e.flags, e.pid, exe_hint, seen_by);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn mark(
         &mut self,
         path: PathBuf,
         now: Instant,
         flags: u32,
-        actor: Option<Actor>,
+        pid: Option<u32>,
+        exe_hint: Option<String>,
         seen_by: &'static str,
     ) {
         let d = self.dirty.entry(path).or_insert(Dirty {
             first: now,
             last: now,
             flags: 0,
+            pid: None,
+            exe_hint: None,
             actor: None,
             seen_by,
             quiet: false,
@@ -463,8 +476,10 @@ impl Collector {
         d.flags |= flags;
         d.seen_by = seen_by;
         d.quiet = false;
-        if actor.is_some() {
-            d.actor = actor;
+        // The latest writer is the one whose change is examined.
+        if pid.is_some() {
+            d.pid = pid;
+            d.exe_hint = exe_hint;
         }
     }
 
@@ -497,10 +512,30 @@ impl Collector {
         if ready.is_empty() {
             return;
         }
-        let batch: Vec<(PathBuf, Dirty)> = ready
+        let mut batch: Vec<(PathBuf, Dirty)> = ready
             .into_iter()
             .filter_map(|p| self.dirty.remove(&p).map(|d| (p, d)))
             .collect();
+        for (_, d) in batch.iter_mut() {
+            if let Some(pid) = d.pid {
+                let mut a = self.actor(pid);
+                // The executable seen while it ran wins over a table entry
+                // that predates its exec.
+                if let (Some(a), Some(hint)) = (a.as_mut(), d.exe_hint.as_ref()) {
+                    if a.exe != *hint {
+                        a.exe = hint.clone();
+                    }
+                }
+                if a.is_none() {
+                    a = d.exe_hint.clone().map(|exe| Actor {
+                        pid,
+                        exe,
+                        ..Actor::default()
+                    });
+                }
+                d.actor = a;
+            }
+        }
         let limits = self.limits();
         let mut cx = Context {
             plan: &self.plan,

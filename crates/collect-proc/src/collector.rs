@@ -151,13 +151,66 @@ fn ticks_per_sec() -> u64 {
     u64::try_from(t).ok().filter(|&t| t > 0).unwrap_or(100)
 }
 
+/// The agent's own executable: the same file, or a copy of it (same size
+/// and SHA-256, computed once, on the first candidate).
+struct SelfExe {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    sha256: Option<[u8; 32]>,
+}
+
+fn sha256_file(path: &Path) -> Option<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            return Some(h.finalize().into());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+impl SelfExe {
+    fn read() -> Option<SelfExe> {
+        let m = std::fs::metadata("/proc/self/exe").ok()?;
+        Some(SelfExe {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            sha256: None,
+        })
+    }
+
+    fn same(&mut self, exe: &Path) -> bool {
+        let Ok(m) = std::fs::metadata(exe) else {
+            return false;
+        };
+        if (m.dev(), m.ino()) == (self.dev, self.ino) {
+            return true;
+        }
+        if m.len() != self.size {
+            return false;
+        }
+        if self.sha256.is_none() {
+            self.sha256 = sha256_file(Path::new("/proc/self/exe"));
+        }
+        self.sha256.is_some() && sha256_file(exe) == self.sha256
+    }
+}
+
 struct Collector {
     cfg: ProcConfig,
     shared: Arc<Shared>,
     conn: Option<Connector>,
     self_pid: u32,
-    /// (device, inode) of our own executable: its runs (`ward-agent status`) are ours.
-    self_exe: Option<(u64, u64)>,
+    /// Our own executable: its runs (`ward-agent status`, an installer's
+    /// copy in a temporary directory) are ours.
+    self_exe: Option<SelfExe>,
     pending: Vec<Event>,
     reported: Reported,
     reported_dirty: bool,
@@ -185,9 +238,7 @@ impl Collector {
         let source = if conn.is_some() { "connector" } else { "poll" };
         Collector {
             self_pid: std::process::id(),
-            self_exe: std::fs::metadata("/proc/self/exe")
-                .ok()
-                .map(|m| (m.dev(), m.ino())),
+            self_exe: SelfExe::read(),
             cfg,
             shared,
             conn,
@@ -305,12 +356,12 @@ impl Collector {
         }
     }
 
-    fn is_self_binary(&self, pid: u32) -> bool {
-        let Some(own) = self.self_exe else {
-            return false;
-        };
-        std::fs::metadata(self.shared.fs.root().join(pid.to_string()).join("exe"))
-            .is_ok_and(|m| (m.dev(), m.ino()) == own)
+    fn is_self_binary(&mut self, pid: u32) -> bool {
+        let exe = self.shared.fs.root().join(pid.to_string()).join("exe");
+        match self.self_exe.as_mut() {
+            Some(own) => own.same(&exe),
+            None => false,
+        }
     }
 
     /// Details of `pid` with its ancestors, entered in the table; `None`
@@ -337,6 +388,8 @@ impl Collector {
             deleted_reported: false,
         });
         info.ancestors = t.ancestors(info.ppid, &self.shared.fs);
+        drop(t);
+        info.stdio_inherited = self.shared.fs.stdio_inherited(&info);
         Some((info, stat.start_time))
     }
 

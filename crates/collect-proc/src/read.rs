@@ -239,6 +239,28 @@ impl ProcFs {
         ))
     }
 
+    /// Whether every TCP/UDP standard descriptor of `info` is the same one
+    /// its parent has at that number (the process inherited a shell's
+    /// socket rather than being handed one). `false` when the parent cannot
+    /// be read.
+    pub fn stdio_inherited(&self, info: &ProcessInfo) -> bool {
+        let mut any = false;
+        for (n, t) in [&info.stdin, &info.stdout, &info.stderr]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(t) = t.as_ref().filter(|t| t.kind.is_inet()) else {
+                continue;
+            };
+            any = true;
+            let parent = read_link(&self.pid_path(info.ppid, &format!("fd/{n}")));
+            if parent.as_deref() != Some(t.target.as_str()) {
+                return false;
+            }
+        }
+        any
+    }
+
     /// The owners of socket inodes: scans every process's descriptors.
     pub fn socket_owners(&self, inodes: &[u64]) -> Vec<(u64, u32)> {
         let mut out = Vec::new();

@@ -170,6 +170,15 @@ fn a_shell_on_a_tcp_socket_is_reported_with_its_peer() {
         e.field("StdioRemote").map(|v| v.to_string()),
         Some(format!("127.0.0.1:{port}"))
     );
+    assert!(
+        !p.stdio_inherited,
+        "handed the socket by its parent (this test)"
+    );
+    // The shell's own child inherits the very same socket.
+    let c = wait_event(&events, "the shell's child", |e| {
+        exec_info(e).is_some_and(|c| c.ppid == pid && c.exe.ends_with("/sleep"))
+    });
+    assert!(exec_info(&c).unwrap().stdio_inherited, "{c:?}");
     h.stop();
 }
 

@@ -72,6 +72,8 @@ pub enum Field {
     StderrType,
     /// Peer (`ip:port`) of the first of stdin/stdout/stderr that is a TCP/UDP socket.
     StdioRemote,
+    /// The TCP/UDP standard descriptors were inherited from the parent as they are.
+    StdioInherited,
     /// Some details are missing (the process exited too soon).
     Partial,
     /// `process.cpu`: average percent of a core.
@@ -187,6 +189,10 @@ pub const FIELD_NAMES: &[(Field, &[&str])] = &[
     (Field::StdoutType, &["StdoutType"]),
     (Field::StderrType, &["StderrType"]),
     (Field::StdioRemote, &["StdioRemote"]),
+    (
+        Field::StdioInherited,
+        &["StdioInherited", "stdio_inherited"],
+    ),
     (Field::Partial, &["Partial", "partial"]),
     (Field::CpuPercent, &["CpuPercent", "cpu_percent"]),
     (Field::Packaged, &["Packaged", "packaged"]),

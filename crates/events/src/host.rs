@@ -67,6 +67,7 @@ fn process(p: &ProcessInfo, field: Field) -> Option<FieldValue<'_>> {
         F::StdoutType => fd_kind(&p.stdout),
         F::StderrType => fd_kind(&p.stderr),
         F::StdioRemote => p.inet_stdio().and_then(|t| os(&t.remote)),
+        F::StdioInherited => b(p.stdio_inherited),
         F::Partial => b(p.partial),
         _ => None,
     }
@@ -204,6 +205,7 @@ const PROCESS: &[Field] = &[
     Field::StdoutType,
     Field::StderrType,
     Field::StdioRemote,
+    Field::StdioInherited,
     Field::Partial,
 ];
 

@@ -43,6 +43,7 @@ fn full_process() -> ProcessInfo {
         stderr: fd(FdKind::Pipe, "pipe:[5]", None),
         ancestors: ancestors(),
         partial: true,
+        stdio_inherited: true,
         ..ProcessInfo::default()
     }
 }

@@ -144,6 +144,10 @@ pub struct ProcessInfo {
     /// The process exited before every detail could be read.
     #[serde(default, skip_serializing_if = "is_false")]
     pub partial: bool,
+    /// Its TCP/UDP standard descriptors are the very ones its parent has
+    /// (a program started inside a shell that already had them).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stdio_inherited: bool,
     /// Derived text of `ancestors` for rules (leave it default).
     #[serde(skip)]
     pub ancestor_text: TextCache,

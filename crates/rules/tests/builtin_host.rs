@@ -114,6 +114,11 @@ fn proc_001_shell_on_a_socket_is_urgent() {
         raised(EventData::ProcessRunning(p.clone())),
         one("ward-proc-001")
     );
+    // A script the reverse shell runs inherits the socket: no second alert.
+    let mut child = p.clone();
+    child.cmdline = "bash /usr/lib/x/helper".into();
+    child.stdio_inherited = true;
+    assert_eq!(raised(exec(child)), none());
     // Only stdout on a UDP socket.
     let mut q = proc("/bin/sh", "sh");
     q.stdout = sock(FdKind::Udp);

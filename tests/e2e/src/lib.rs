@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::Value;
 
+pub mod host;
 pub mod login;
 pub mod netns;
 pub mod tinyproxy;
