@@ -2,24 +2,25 @@
 //! the start snapshot and the periodic checks (deleted executables, CPU,
 //! connections), handing events to the sink.
 
-use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ward_events::{Actor, Event, EventData, ExeDeleted, ProcessCpu, ProcessInfo, Sink};
+use ward_events::{Actor, Event, EventData, ProcessInfo, Sink};
 use ward_sys::{wait, Stopper};
 
 use crate::config::{Mode, ProcConfig};
 use crate::cpu::CpuTracker;
-use crate::net::{to_event, NetTracker};
+use crate::net::NetTracker;
 use crate::netlink::{Connector, ProcEvent};
 use crate::read::ProcFs;
-use crate::state::{ProcKey, Reported};
+use crate::state::Reported;
 use crate::status::ProcStatus;
 use crate::table::{Entry, Table};
+
+mod checks;
+mod selfexe;
+use selfexe::SelfExe;
 
 /// Most events kept while the sink fails; older ones are dropped (counted).
 const MAX_PENDING: usize = 50_000;
@@ -149,58 +150,6 @@ fn ticks_per_sec() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(t).ok().filter(|&t| t > 0).unwrap_or(100)
-}
-
-/// The agent's own executable: the same file, or a copy of it (same size
-/// and SHA-256, computed once, on the first candidate).
-struct SelfExe {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    sha256: Option<[u8; 32]>,
-}
-
-fn sha256_file(path: &Path) -> Option<[u8; 32]> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf).ok()?;
-        if n == 0 {
-            return Some(h.finalize().into());
-        }
-        h.update(&buf[..n]);
-    }
-}
-
-impl SelfExe {
-    fn read() -> Option<SelfExe> {
-        let m = std::fs::metadata("/proc/self/exe").ok()?;
-        Some(SelfExe {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.len(),
-            sha256: None,
-        })
-    }
-
-    fn same(&mut self, exe: &Path) -> bool {
-        let Ok(m) = std::fs::metadata(exe) else {
-            return false;
-        };
-        if (m.dev(), m.ino()) == (self.dev, self.ino) {
-            return true;
-        }
-        if m.len() != self.size {
-            return false;
-        }
-        if self.sha256.is_none() {
-            self.sha256 = sha256_file(Path::new("/proc/self/exe"));
-        }
-        self.sha256.is_some() && sha256_file(exe) == self.sha256
-    }
 }
 
 struct Collector {
@@ -442,273 +391,6 @@ impl Collector {
                 self.stats.last_error = Some(format!("handing events to the spool: {e}"));
                 self.sink_retry_at = Some(Instant::now() + SINK_RETRY);
             }
-        }
-    }
-
-    fn boot_id(&self) -> String {
-        std::fs::read_to_string(self.cfg.proc_root.join("sys/kernel/random/boot_id"))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    }
-
-    /// Fills the table with every running process; reports the ones not
-    /// reported before (`process.running`, and `process.exe_deleted`).
-    fn snapshot(&mut self) {
-        self.reported = Reported::load(&self.cfg.state_path, &self.boot_id());
-        let pids = self.shared.fs.pids();
-        let mut infos = Vec::with_capacity(pids.len());
-        for pid in pids {
-            if let Some(d) = self.describe(pid) {
-                infos.push(d);
-            }
-        }
-        // Ancestors again now that the whole table is known.
-        let mut alive: HashSet<ProcKey> = HashSet::new();
-        for (mut info, start) in infos {
-            let key = (info.pid, start);
-            alive.insert(key);
-            if let Ok(mut t) = self.shared.table.lock() {
-                info.ancestors = t.ancestors(info.ppid, &self.shared.fs);
-            }
-            if self.cfg.snapshot && self.reported.running.insert(key) {
-                self.push("process-snapshot", EventData::ProcessRunning(info.clone()));
-            }
-            if info.exe_deleted && !info.memfd {
-                self.report_deleted(info, start);
-            }
-        }
-        self.reported.retain_alive(&alive);
-        self.reported_dirty = true;
-        self.save_reported();
-        self.publish();
-    }
-
-    fn report_deleted(&mut self, info: ProcessInfo, start: u64) {
-        let key = (info.pid, start);
-        if let Some(e) = self
-            .shared
-            .table
-            .lock()
-            .ok()
-            .as_mut()
-            .and_then(|t| t.get_mut(info.pid))
-        {
-            e.deleted_reported = true;
-        }
-        if !self.reported.deleted.insert(key) {
-            return;
-        }
-        self.reported_dirty = true;
-        let replaced = Path::new(&info.exe).exists();
-        self.push(
-            "process-check",
-            EventData::ProcessExeDeleted(ExeDeleted {
-                process: info,
-                replaced,
-            }),
-        );
-    }
-
-    fn save_reported(&mut self) {
-        if !self.reported_dirty {
-            return;
-        }
-        if let Err(e) = self.reported.save(&self.cfg.state_path) {
-            self.stats.last_error = Some(format!("writing {}: {e}", self.cfg.state_path.display()));
-        } else {
-            self.reported_dirty = false;
-        }
-    }
-
-    fn periodic(&mut self) {
-        let now = Instant::now();
-        if (self.conn.is_none() || self.rescan) && now >= self.next_poll {
-            self.rescan = false;
-            self.next_poll = now + self.cfg.poll_interval;
-            self.scan();
-        }
-        if now >= self.next_exe_check {
-            self.next_exe_check = now + self.cfg.exe_check_interval;
-            self.check_deleted();
-        }
-        if let Some(c) = self.cfg.cpu.clone() {
-            if now >= self.next_cpu {
-                self.next_cpu = now + c.sample;
-                self.sample_cpu(now);
-            }
-        }
-        if let Some(n) = self.cfg.net.clone() {
-            if now >= self.next_net {
-                let took = self.poll_net();
-                self.next_net = Instant::now() + n.interval.max(took * 50);
-            }
-        }
-        if now >= self.next_house {
-            self.next_house = now + HOUSEKEEPING;
-            if let Ok(mut t) = self.shared.table.lock() {
-                t.prune(now);
-            }
-            self.save_reported();
-            self.publish();
-        }
-    }
-
-    /// Polling: processes not in the table are new; table entries whose
-    /// process is gone exited.
-    fn scan(&mut self) {
-        let pids = self.shared.fs.pids();
-        let present: HashSet<u32> = pids.iter().copied().collect();
-        let mut new = Vec::new();
-        if let Ok(mut t) = self.shared.table.lock() {
-            let now = Instant::now();
-            let gone: Vec<u32> = t
-                .live()
-                .filter(|e| !present.contains(&e.pid))
-                .map(|e| e.pid)
-                .collect();
-            for pid in gone {
-                t.exited(pid, now);
-            }
-            for pid in pids {
-                // Same process and same program name: nothing new (an exec
-                // keeping the name is not seen by polling).
-                let known = t.get(pid).is_some_and(|e| {
-                    e.exited.is_none()
-                        && self
-                            .shared
-                            .fs
-                            .stat(pid)
-                            .is_none_or(|s| s.start_time == e.start_time && s.comm == e.comm)
-                });
-                if !known {
-                    new.push(pid);
-                }
-            }
-        }
-        for pid in new {
-            self.on_exec(pid, "process-poll");
-        }
-    }
-
-    fn check_deleted(&mut self) {
-        let candidates: Vec<(u32, u64)> = match self.shared.table.lock() {
-            Ok(t) => t
-                .live()
-                .filter(|e| !e.deleted_reported)
-                .map(|e| (e.pid, e.start_time))
-                .collect(),
-            Err(_) => return,
-        };
-        for (pid, start) in candidates {
-            let Some((_, deleted, memfd)) = self.shared.fs.exe(pid) else {
-                continue;
-            };
-            if !deleted || memfd {
-                continue;
-            }
-            if self
-                .shared
-                .fs
-                .stat(pid)
-                .is_none_or(|s| s.start_time != start)
-            {
-                continue;
-            }
-            if let Some((info, start)) = self.describe(pid) {
-                self.report_deleted(info, start);
-            }
-        }
-    }
-
-    fn sample_cpu(&mut self, now: Instant) {
-        let Some(tracker) = self.cpu.as_mut() else {
-            return;
-        };
-        let samples: Vec<(u32, u64, u64)> = self
-            .shared
-            .fs
-            .pids()
-            .into_iter()
-            .filter(|&p| !self.cfg.ignore_own || p != self.self_pid)
-            .filter_map(|p| self.shared.fs.stat(p))
-            .filter(|s| !s.kernel_thread)
-            .map(|s| (s.pid, s.start_time, s.utime + s.stime))
-            .collect();
-        let busy = tracker.round(now, &samples);
-        let Some(cfg) = self.cfg.cpu.clone() else {
-            return;
-        };
-        for (pid, _, pct) in busy {
-            let Some((info, _)) = self.describe(pid) else {
-                continue;
-            };
-            let packaged = self.cfg.dpkg_dir.join("info").is_dir().then(|| {
-                ward_hostinfo::packages::dpkg_owner(&self.cfg.dpkg_dir, &info.exe).is_some()
-            });
-            self.push(
-                "process-cpu",
-                EventData::ProcessCpu(ProcessCpu {
-                    process: info,
-                    cpu_percent: pct,
-                    window_secs: u32::try_from(cfg.window.as_secs()).unwrap_or(u32::MAX),
-                    packaged,
-                }),
-            );
-        }
-    }
-
-    /// Reads the TCP tables line by line (a host with many connections
-    /// has tables of many megabytes).
-    fn read_tcp_tables(&self) -> Vec<(crate::parse::SockEntry, bool)> {
-        use std::io::BufRead;
-        let mut out = Vec::new();
-        for (name, v6) in [("net/tcp", false), ("net/tcp6", true)] {
-            let Ok(f) = std::fs::File::open(self.cfg.proc_root.join(name)) else {
-                continue;
-            };
-            for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
-                if let Some(e) = crate::parse::parse_net_sockets(&line).into_iter().next() {
-                    out.push((e, v6));
-                }
-            }
-        }
-        out
-    }
-
-    /// One connection poll; returns how long it took (the next poll waits
-    /// at least 50 times that, so polling stays under 2 % of a core on
-    /// hosts with huge tables).
-    fn poll_net(&mut self) -> Duration {
-        let t0 = Instant::now();
-        self.poll_net_once();
-        t0.elapsed()
-    }
-
-    fn poll_net_once(&mut self) {
-        let Some(cfg) = self.cfg.net.clone() else {
-            return;
-        };
-        let entries = self.read_tcp_tables();
-        let new = self.net.update_entries(entries, cfg.inbound);
-        if new.is_empty() {
-            return;
-        }
-        let inodes: Vec<u64> = new.iter().map(|c| c.entry.inode).collect();
-        let owners = self.shared.fs.socket_owners(&inodes);
-        for c in new {
-            let owner = owners
-                .iter()
-                .find(|(i, _)| *i == c.entry.inode)
-                .map(|(_, p)| *p);
-            if self.cfg.ignore_own && owner == Some(self.self_pid) {
-                continue;
-            }
-            let mut ev = to_event(&c);
-            ev.process = owner.and_then(|pid| {
-                let mut t = self.shared.table.lock().ok()?;
-                t.actor(pid, &self.shared.fs)
-            });
-            self.push("process-net", EventData::NetConnect(ev));
         }
     }
 
