@@ -1,7 +1,7 @@
 //! The process collector's pure parsers on any bytes: `/proc/PID/stat`,
 //! `status`, `cmdline`, `loginuid`, executable and descriptor links,
-//! `/proc/net/{tcp,tcp6,udp,unix}` tables, and netlink process connector
-//! datagrams. Never panics; outputs respect their bounds.
+//! `/proc/net/{tcp,tcp6,udp,unix}` tables, netlink process connector and
+//! `sock_diag` datagrams. Never panics; outputs respect their bounds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,6 +12,9 @@ use ward_collect_proc::parse::{
 };
 
 fuzz_target!(|data: &[u8]| {
+    // sock_diag dump datagrams.
+    let chunk = ward_collect_proc::sockdiag::parse(data);
+    assert!(chunk.entries.len() <= data.len() / 88 + 1);
     // Netlink: every datagram, whatever it holds.
     for e in parse_datagram(data) {
         if let ProcEvent::Fork { parent, child } = e {

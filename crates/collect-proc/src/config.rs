@@ -87,7 +87,9 @@ impl ProcConfig {
                 percent: 90,
             }),
             net: Some(NetConfig {
-                interval: Duration::from_millis(1000),
+                // Each poll walks the kernel's whole socket hash table (the
+                // cost of an idle agent is mostly this).
+                interval: Duration::from_millis(5000),
                 inbound: false,
             }),
             max_events_per_sec: 5000,

@@ -17,7 +17,9 @@
 //!   once per process across agent restarts ([`state`]);
 //! * **checks** — running processes whose executable was deleted
 //!   (`process.exe_deleted`), sustained CPU use ([`cpu`], `process.cpu`),
-//!   new TCP connections with their owning process ([`net`], `net.connect`);
+//!   new TCP connections with their owning process ([`net`], `net.connect`;
+//!   the socket table comes from netlink `sock_diag` ([`sockdiag`]), or
+//!   `/proc/net/tcp{,6}` where it is not available);
 //! * **actors** — [`ActorLookup`] names the process behind a pid for the
 //!   file collector.
 //!
@@ -33,6 +35,7 @@ pub mod net;
 pub mod netlink;
 pub mod parse;
 pub mod read;
+pub mod sockdiag;
 pub mod sockinfo;
 pub mod state;
 pub mod status;

@@ -114,9 +114,13 @@ fn parse_cn_msg(m: &[u8]) -> Option<ProcEvent> {
     }
 }
 
-/// Builds the subscription message (`PROC_CN_MCAST_LISTEN`).
-pub fn listen_message(pid: u32) -> Vec<u8> {
-    let total = NLMSG_HDRLEN + CN_MSG_LEN + 4;
+/// Builds the subscription message (`PROC_CN_MCAST_LISTEN`). With
+/// `only`, a mask of event types (Linux 6.6+ `struct proc_input`), the
+/// kernel sends only those: exec alone is a third of the messages of
+/// fork + exec + exit, so a third of the wake-ups.
+pub fn listen_message(pid: u32, only: Option<u32>) -> Vec<u8> {
+    let data = if only.is_some() { 8 } else { 4 };
+    let total = NLMSG_HDRLEN + CN_MSG_LEN + data;
     let mut m = Vec::with_capacity(total);
     m.extend_from_slice(&(total as u32).to_ne_bytes());
     m.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
@@ -127,11 +131,26 @@ pub fn listen_message(pid: u32) -> Vec<u8> {
     m.extend_from_slice(&CN_VAL_PROC.to_ne_bytes());
     m.extend_from_slice(&0u32.to_ne_bytes()); // seq
     m.extend_from_slice(&0u32.to_ne_bytes()); // ack
-    m.extend_from_slice(&4u16.to_ne_bytes()); // len
+    m.extend_from_slice(&(data as u16).to_ne_bytes()); // len
     m.extend_from_slice(&0u16.to_ne_bytes()); // flags
     m.extend_from_slice(&PROC_CN_MCAST_LISTEN.to_ne_bytes());
+    if let Some(mask) = only {
+        m.extend_from_slice(&mask.to_ne_bytes());
+    }
     m
 }
+
+/// Whether this kernel filters connector events by type (6.6 or later):
+/// older ones ignore a filtered subscription altogether.
+pub fn kernel_filters_events(release: &str) -> bool {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (6, 6)
+}
+
+/// The event mask of an exec-only subscription.
+pub const EXEC_ONLY: u32 = PROC_EVENT_EXEC;
 
 /// A subscribed, non-blocking process connector socket.
 pub struct Connector {
@@ -139,8 +158,9 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// Opens and subscribes (needs CAP_NET_ADMIN; fails in most containers).
-    pub fn open(rcvbuf: usize) -> io::Result<Connector> {
+    /// Opens and subscribes (needs CAP_NET_ADMIN; fails in most containers);
+    /// `only`: see [`listen_message`].
+    pub fn open(rcvbuf: usize, only: Option<u32>) -> io::Result<Connector> {
         // SAFETY: plain syscall; the descriptor is owned below.
         let fd = unsafe {
             libc::socket(
@@ -178,7 +198,7 @@ impl Connector {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        let msg = listen_message(0);
+        let msg = listen_message(0, only);
         // SAFETY: sends our own buffer of the given length.
         let n = unsafe { libc::send(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         if n < 0 {
@@ -306,7 +326,16 @@ mod tests {
 
     #[test]
     fn listen_message_layout() {
-        let m = listen_message(5);
+        let f = listen_message(5, Some(EXEC_ONLY));
+        assert_eq!(f.len(), 44);
+        assert_eq!(u16_at(&f, 32), Some(8));
+        assert_eq!(u32_at(&f, 40), Some(PROC_EVENT_EXEC));
+        assert!(kernel_filters_events("6.18.44-fc-v1252"));
+        assert!(kernel_filters_events("6.6.0"));
+        assert!(!kernel_filters_events("6.1.0-18-amd64"));
+        assert!(!kernel_filters_events("5.15.0"));
+        assert!(!kernel_filters_events("garbage"));
+        let m = listen_message(5, None);
         assert_eq!(m.len(), 40);
         assert_eq!(u32_at(&m, 0), Some(40));
         assert_eq!(u16_at(&m, 4), Some(NLMSG_DONE));

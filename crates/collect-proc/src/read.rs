@@ -10,7 +10,7 @@ use ward_hostinfo::accounts::parse_passwd;
 
 use crate::parse::{
     classify_fd, fmt_addr, parse_cmdline, parse_exe_link, parse_loginuid, parse_net_sockets,
-    parse_stat, parse_status_uid, parse_unix_inode, Stat, MAX_CMDLINE,
+    parse_stat, parse_unix_inode, Stat, MAX_CMDLINE,
 };
 
 /// uid → user name from the host's passwd file, re-read when it changes
@@ -142,10 +142,13 @@ impl ProcFs {
         self.users.lock().ok()?.name(uid)
     }
 
-    fn uid(&self, pid: u32) -> Option<u32> {
-        std::fs::read_to_string(self.pid_path(pid, "status"))
+    /// The effective uid: the owner of `/proc/PID` (one `stat(2)`, no
+    /// text to format; for a non-dumpable process the kernel shows root).
+    pub fn uid(&self, pid: u32) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(self.root.join(pid.to_string()))
             .ok()
-            .and_then(|t| parse_status_uid(&t))
+            .map(|m| m.uid())
     }
 
     /// Descriptor `n` of `pid`, sockets resolved to their addresses in the
@@ -196,12 +199,34 @@ impl ProcFs {
     /// The process's details (no ancestors), with its stat. `None` when it
     /// is gone or a kernel thread.
     pub fn info(&self, pid: u32) -> Option<(ProcessInfo, Stat)> {
-        let stat = self.stat(pid)?;
+        self.info_with(pid, None)
+    }
+
+    /// [`ProcFs::info`] for a process whose parent is already known (the
+    /// process connector's fork event): `stat` is not read, the start time
+    /// is left 0 (read later when needed). An exec'd process is never a
+    /// kernel thread.
+    pub fn info_with(&self, pid: u32, ppid: Option<u32>) -> Option<(ProcessInfo, Stat)> {
+        let stat = match ppid {
+            Some(ppid) => Stat {
+                pid,
+                comm: [0; 16],
+                state: 'R',
+                ppid,
+                utime: 0,
+                stime: 0,
+                start_time: 0,
+                kernel_thread: false,
+            },
+            None => self.stat(pid)?,
+        };
         if stat.kernel_thread {
             return None;
         }
         let (exe, exe_deleted, memfd, partial) = match self.exe(pid) {
             Some((p, d, m)) => (p, d, m, false),
+            // Gone before anything was read, when nothing vouched for it.
+            None if ppid.is_some() && !self.root.join(pid.to_string()).exists() => return None,
             None => (String::new(), false, false, true),
         };
         let uid = self.uid(pid);

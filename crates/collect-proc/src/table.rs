@@ -9,6 +9,11 @@ use ward_events::{Actor, Ancestor, MAX_ANCESTORS};
 
 use crate::read::ProcFs;
 
+/// Longest command line an ancestor carries: the parent's, then the others'
+/// (an event's own command line keeps `MAX_CMDLINE`).
+pub const PARENT_CMDLINE: usize = 1024;
+pub const ANCESTOR_CMDLINE: usize = 160;
+
 /// How long an exited process stays in the table.
 pub const EXITED_RETENTION: Duration = Duration::from_secs(30);
 
@@ -69,11 +74,12 @@ impl Table {
         self.map.insert(e.pid, e);
     }
 
-    /// A fork: the child runs the parent's program until it executes.
-    pub fn fork(&mut self, parent: u32, child: u32, fs: &ProcFs) {
-        let st = fs.stat(child);
-        let start_time = st.map(|s| s.start_time).unwrap_or(0);
-        let comm = st.map(|s| s.comm).unwrap_or_default();
+    /// A fork: the child runs the parent's program until it executes
+    /// (its start time is filled in when it does; no `/proc` read here,
+    /// forks are the most frequent event).
+    pub fn fork(&mut self, parent: u32, child: u32, _fs: &ProcFs) {
+        let start_time = 0;
+        let comm = [0u8; 16];
         let base = self.get(parent).cloned();
         let e = match base {
             Some(p) => Entry {
@@ -141,10 +147,7 @@ impl Table {
             return None;
         }
         let (exe, _, _) = fs.exe(pid).unwrap_or_default();
-        let uid = std::fs::read_to_string(fs.root().join(pid.to_string()).join("status"))
-            .ok()
-            .and_then(|t| crate::parse::parse_status_uid(&t))
-            .unwrap_or(0);
+        let uid = fs.uid(pid).unwrap_or(0);
         let e = Entry {
             pid,
             ppid: stat.ppid,
@@ -167,10 +170,15 @@ impl Table {
             let Some(e) = self.lookup(next, fs) else {
                 break;
             };
+            let max = if out.is_empty() {
+                PARENT_CMDLINE
+            } else {
+                ANCESTOR_CMDLINE
+            };
             out.push(Ancestor {
                 pid: e.pid,
                 exe: e.exe.clone(),
-                cmdline: e.cmdline.clone(),
+                cmdline: ward_events::truncate_at_char(&e.cmdline, max).to_string(),
             });
             next = e.ppid;
         }
@@ -231,6 +239,17 @@ mod tests {
         t.insert(entry(30, 31, "a"));
         t.insert(entry(31, 30, "b"));
         assert_eq!(t.ancestors(30, &fs).len(), 2);
+        // Command lines are bounded: the parent's at 1 KiB, the rest shorter.
+        let mut long = entry(500, 10, "/usr/bin/x");
+        long.cmdline = "y".repeat(5000);
+        t.insert(long);
+        t.insert(entry(501, 500, "/usr/bin/z"));
+        let mut big = entry(502, 501, "/usr/bin/w");
+        big.cmdline = "q".repeat(5000);
+        t.insert(big);
+        let a = t.ancestors(502, &fs);
+        assert_eq!(a[0].cmdline.len(), PARENT_CMDLINE);
+        assert_eq!(a[2].cmdline.len(), ANCESTOR_CMDLINE);
         // A long chain is cut.
         for p in 100..120 {
             t.insert(entry(p + 1, p, "x"));

@@ -111,7 +111,7 @@ pub struct Ancestor {
 pub struct ProcessInfo {
     pub pid: u32,
     pub ppid: u32,
-    /// Real user id.
+    /// Effective user id (the owner of `/proc/PID`).
     pub uid: u32,
     /// The user name of `uid`, when the host's passwd file names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -839,7 +839,7 @@ fn sigma_linux_rules_load_and_a_sample_alerts_with_its_author() {
             .args([
                 "-MIO::Socket::INET",
                 "-e",
-                "$s=IO::Socket::INET->new(LocalPort=>4444,Listen=>5,ReuseAddr=>1) or die; $c=$s->accept; sleep 20",
+                "$s=IO::Socket::INET->new(LocalPort=>4444,Listen=>5,ReuseAddr=>1) or die; $c=$s->accept; sleep 30",
             ])
             .spawn()
             .expect("perl listener"),
@@ -849,7 +849,7 @@ fn sigma_linux_rules_load_and_a_sample_alerts_with_its_author() {
         Command::new("/bin/bash")
             .args([
                 "-c",
-                &format!("exec 3<>/dev/tcp/{addr}/4444; sleep 5; true"),
+                &format!("exec 3<>/dev/tcp/{addr}/4444; sleep 20; true"),
             ])
             .spawn()
             .expect("bash"),

@@ -14,7 +14,7 @@
 //! cpu_window_secs = 600
 //! cpu_percent = 90           # percent of one core over the whole window
 //! connections = true         # new TCP connections (net.connect)
-//! connections_poll_ms = 1000
+//! connections_poll_ms = 5000   # connections shorter than this may be missed
 //! connections_inbound = false
 //! max_events_per_sec = 5000
 //!

@@ -141,6 +141,7 @@ struct Collector {
     last_save: Instant,
     sink_retry_at: Option<Instant>,
     fallback: Option<(Table, ProcFs)>,
+    last_publish: Instant,
     stats: FilesStatus,
     shared: Arc<Mutex<FilesStatus>>,
 }
@@ -175,6 +176,7 @@ impl Collector {
             last_save: Instant::now(),
             sink_retry_at: None,
             fallback,
+            last_publish: Instant::now(),
             stats,
             shared,
         }
@@ -445,6 +447,17 @@ impl Collector {
     }
 
     fn publish(&mut self) {
+        // At most once a second (the agent's status file follows it),
+        // except when the state changes.
+        let state_changed = self
+            .shared
+            .lock()
+            .map(|s| s.state != self.stats.state)
+            .unwrap_or(true);
+        if !state_changed && self.last_publish.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_publish = Instant::now();
         self.stats.dirs = self.watched.len() as u64;
         if let Ok(mut s) = self.shared.lock() {
             if *s != self.stats {

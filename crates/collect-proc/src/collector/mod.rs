@@ -26,6 +26,11 @@ use selfexe::SelfExe;
 const MAX_PENDING: usize = 50_000;
 /// How often the table is pruned and the status refreshed.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// Events wait at most this long to be handed over together (one spool
+/// write and one send for a burst instead of one per process).
+const BATCH_DELAY: Duration = Duration::from_millis(25);
+/// A batch this large is handed over at once.
+const BATCH_MAX: usize = 512;
 /// Delay before retrying a failed sink.
 const SINK_RETRY: Duration = Duration::from_secs(1);
 
@@ -105,10 +110,14 @@ impl StatusReader {
 /// Starts the collector on its own thread. In `Mode::Connector` a
 /// connector that cannot be opened is an error here.
 pub fn spawn(cfg: ProcConfig, sink: impl Sink) -> std::io::Result<ProcHandle> {
+    // Exec events only where the kernel can filter (exits are found by the
+    // periodic liveness check, parents read from /proc).
+    let release = std::fs::read_to_string(cfg.proc_root.join("sys/kernel/osrelease")).unwrap_or_default();
+    let only = crate::netlink::kernel_filters_events(release.trim()).then_some(crate::netlink::EXEC_ONLY);
     let conn = match cfg.mode {
         Mode::Poll => None,
-        Mode::Connector => Some(Connector::open(cfg.rcvbuf)?),
-        Mode::Auto => match Connector::open(cfg.rcvbuf) {
+        Mode::Connector => Some(Connector::open(cfg.rcvbuf, only)?),
+        Mode::Auto => match Connector::open(cfg.rcvbuf, only) {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(error = %e, "process connector unavailable; polling /proc instead");
@@ -161,9 +170,13 @@ struct Collector {
     /// copy in a temporary directory) are ours.
     self_exe: Option<SelfExe>,
     pending: Vec<Event>,
+    /// When the oldest pending event was made.
+    pending_since: Option<Instant>,
     reported: Reported,
     reported_dirty: bool,
     net: NetTracker,
+    sockdiag: Option<crate::sockdiag::SockDiag>,
+    sockdiag_failed: bool,
     cpu: Option<CpuTracker>,
     rescan: bool,
     next_poll: Instant,
@@ -192,9 +205,12 @@ impl Collector {
             shared,
             conn,
             pending: Vec::new(),
+            pending_since: None,
             reported: Reported::default(),
             reported_dirty: false,
             net: NetTracker::default(),
+            sockdiag: None,
+            sockdiag_failed: false,
             cpu,
             rescan: false,
             next_poll: now,
@@ -247,7 +263,7 @@ impl Collector {
                 }
             }
             self.periodic();
-            self.flush(&mut sink);
+            self.flush_due(&mut sink);
         }
         self.flush(&mut sink);
         self.save_reported();
@@ -268,6 +284,8 @@ impl Collector {
         }
         if let Some(r) = self.sink_retry_at {
             d = d.min(r);
+        } else if let Some(t) = self.pending_since {
+            d = d.min(t + BATCH_DELAY);
         }
         d
     }
@@ -305,10 +323,10 @@ impl Collector {
         }
     }
 
-    fn is_self_binary(&mut self, pid: u32) -> bool {
+    fn is_self_binary(&mut self, pid: u32, exe_path: &str) -> bool {
         let exe = self.shared.fs.root().join(pid.to_string()).join("exe");
         match self.self_exe.as_mut() {
-            Some(own) => own.same(&exe),
+            Some(own) => own.same(exe_path, &exe),
             None => false,
         }
     }
@@ -316,12 +334,17 @@ impl Collector {
     /// Details of `pid` with its ancestors, entered in the table; `None`
     /// when it is gone, a kernel thread, or the agent itself (or its child).
     fn describe(&mut self, pid: u32) -> Option<(ProcessInfo, u64)> {
+        self.describe_with(pid, None)
+    }
+
+    /// [`Collector::describe`], the parent known from a fork event.
+    fn describe_with(&mut self, pid: u32, ppid: Option<u32>) -> Option<(ProcessInfo, u64)> {
         let own = self.cfg.ignore_own;
         if own && pid == self.self_pid {
             return None;
         }
-        let (mut info, stat) = self.shared.fs.info(pid)?;
-        if own && (info.ppid == self.self_pid || self.is_self_binary(pid)) {
+        let (mut info, stat) = self.shared.fs.info_with(pid, ppid)?;
+        if own && (info.ppid == self.self_pid || self.is_self_binary(pid, &info.exe)) {
             return None;
         }
         let mut t = self.shared.table.lock().ok()?;
@@ -344,7 +367,18 @@ impl Collector {
 
     fn on_exec(&mut self, pid: u32, source: &str) {
         self.stats.execs += 1;
-        match self.describe(pid) {
+        // The connector's fork event told the parent: no stat to read.
+        let ppid = (source == "process-connector")
+            .then(|| {
+                self.shared
+                    .table
+                    .lock()
+                    .ok()
+                    .and_then(|t| t.get(pid).filter(|e| e.exited.is_none()).map(|e| e.ppid))
+            })
+            .flatten()
+            .filter(|&p| p != 0);
+        match self.describe_with(pid, ppid) {
             Some((info, _)) => self.push(source, EventData::ProcessExec(info)),
             None => {
                 if pid != self.self_pid && self.shared.fs.stat(pid).is_none() {
@@ -370,6 +404,21 @@ impl Collector {
             self.stats.dropped += 1;
         }
         self.pending.push(Event::new(now_ms(), source, data));
+        if self.pending_since.is_none() {
+            self.pending_since = Some(now);
+        }
+    }
+
+    /// Hands pending events over once the oldest waited [`BATCH_DELAY`]
+    /// (or the batch is full, or `now`).
+    fn flush_due(&mut self, sink: &mut impl Sink) {
+        let due = self.pending.len() >= BATCH_MAX
+            || self
+                .pending_since
+                .is_some_and(|t| t.elapsed() >= BATCH_DELAY);
+        if due {
+            self.flush(sink);
+        }
     }
 
     fn flush(&mut self, sink: &mut impl Sink) {
@@ -383,6 +432,7 @@ impl Collector {
         match sink.append(&mut self.pending) {
             Ok(()) => {
                 self.pending.clear();
+                self.pending_since = None;
                 self.stats.events += n;
                 self.sink_retry_at = None;
             }

@@ -6,6 +6,8 @@ use std::path::Path;
 /// The agent's own executable: the same file, or a copy of it (same size
 /// and SHA-256, computed once, on the first candidate).
 pub(super) struct SelfExe {
+    /// The file name (a copy of the agent is named like it).
+    name: std::ffi::OsString,
     dev: u64,
     ino: u64,
     size: u64,
@@ -30,7 +32,12 @@ fn sha256_file(path: &Path) -> Option<[u8; 32]> {
 impl SelfExe {
     pub(super) fn read() -> Option<SelfExe> {
         let m = std::fs::metadata("/proc/self/exe").ok()?;
+        let name = std::fs::read_link("/proc/self/exe")
+            .ok()?
+            .file_name()?
+            .to_os_string();
         Some(SelfExe {
+            name,
             dev: m.dev(),
             ino: m.ino(),
             size: m.len(),
@@ -38,7 +45,13 @@ impl SelfExe {
         })
     }
 
-    pub(super) fn same(&mut self, exe: &Path) -> bool {
+    /// Whether `exe_link` (`/proc/PID/exe`) of a process whose executable
+    /// is `exe_path` is this program: same file, or a copy of it with the
+    /// same name.
+    pub(super) fn same(&mut self, exe_path: &str, exe: &Path) -> bool {
+        if Path::new(exe_path).file_name() != Some(self.name.as_os_str()) {
+            return false;
+        }
         let Ok(m) = std::fs::metadata(exe) else {
             return false;
         };
