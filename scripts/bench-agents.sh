@@ -24,6 +24,7 @@
 # 127.0.0.0/8: sessions come from 127.0.0.2-127.0.0.9 so ephemeral ports are
 # not the limit.
 set -euo pipefail
+command -v jq >/dev/null 2>&1 || { echo "bench-agents: needs jq (apt-get install -y jq)" >&2; exit 2; }
 
 N=${1:-}
 if ! [[ "$N" =~ ^[0-9]+$ ]] || [ "$N" -lt 1 ]; then

@@ -12,12 +12,20 @@ want ip iproute2
 want pgrep procps
 want openssl openssl
 want sha256sum coreutils
+# Lifecycle tests: flock(1) stands in for a running ward-update; unshare and
+# mount give a cloned install the same path in its own mount namespace.
+want flock util-linux
+want unshare util-linux
 # Login detection tests (tests/e2e/tests/detection.rs): a real sshd and rsyslog
 # in a network namespace, attacked with ssh + sshpass from another one.
 want sshd openssh-server
 want ssh openssh-client
 want sshpass sshpass
 want rsyslogd rsyslog
+# ... and a private systemd-journald for the journald collector (no auth log file).
+want journalctl systemd
+# wtmp/btmp records written by util-linux's utmpdump (crates/collect-auth tests).
+want utmpdump util-linux
 # Console tests (tests/console): Debian's Chromium driven by playwright-core from npm.
 want chromium chromium
 want node nodejs
@@ -35,6 +43,10 @@ want cron cron
 want logrotate logrotate
 want dpkg-deb dpkg
 want useradd passwd
+# Lifecycle tests (tests/e2e/tests/lifecycle.rs): a C compiler builds a
+# release that never comes online. scripts/build-agents.sh installs the
+# cross linkers and qemu-user-static for tests/e2e/tests/platforms.rs.
+want cc gcc
 
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

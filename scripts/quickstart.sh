@@ -3,7 +3,7 @@
 # protects this host with a local agent installed into ./.ward-demo/agent.
 #
 #   scripts/quickstart.sh          start (idempotent: re-running repairs)
-#   scripts/quickstart.sh stop     stop the demo server and agent
+#   scripts/quickstart.sh stop     stop the demo server, agent and updater
 #
 # Environment: QUICKSTART_PORT (default 8443), QUICKSTART_DIR (default ./.ward-demo).
 set -euo pipefail
@@ -17,6 +17,7 @@ bin=$root/target/debug
 
 stop() {
   [[ -x $prefix/bin/ward-agent ]] && "$prefix/bin/ward-agent" stop --prefix "$prefix" || true
+  [[ -x $prefix/bin/ward-update ]] && "$prefix/bin/ward-update" stop --prefix "$prefix" || true
   if [[ -f $demo/server.pid ]]; then
     kill "$(cat "$demo/server.pid")" 2>/dev/null || true
     rm -f "$demo/server.pid"
@@ -29,8 +30,8 @@ if [[ ${1:-} == stop ]]; then
   exit 0
 fi
 
-echo "==> Building ward-server and ward-agent"
-cargo build --bins -p ward-server -p ward-agent
+echo "==> Building ward-server, ward-agent and ward-update"
+cargo build --bins -p ward-server -p ward-agent -p ward-update
 
 mkdir -p "$demo"
 if [[ -f $demo/server.pid ]] && kill -0 "$(cat "$demo/server.pid")" 2>/dev/null; then
@@ -45,6 +46,15 @@ else
     kill -0 "$(cat "$demo/server.pid")" 2>/dev/null || { echo "ward-server failed to start; see $demo/server.log" >&2; tail -5 "$demo/server.log" >&2; exit 1; }
     sleep 0.1
   done
+fi
+
+# The first start prints the console password once (to server.log here):
+# keep it for the newcomer in a 0600 file.
+if [[ ! -s $demo/console-password ]]; then
+  pw=$(sed -n 's/.*Console password (shown only this once; user admin): \(\S*\).*/\1/p' "$demo/server.log" | tail -1)
+  if [[ -n $pw ]]; then
+    (umask 077 && printf '%s\n' "$pw" >"$demo/console-password")
+  fi
 fi
 
 if [[ ! -s $demo/api-token ]]; then
@@ -62,6 +72,8 @@ pin=$(sed -n 's/.*"pin": *"\([^"]*\)".*/\1/p' "$data/server.json")
 cat <<MSG
 
 Ward is running.
+  Console      : https://127.0.0.1:$port/console/   (user admin, password in $demo/console-password;
+                 the certificate is Ward's own CA: accept it in the browser, or check the pin below)
   Server / API : https://127.0.0.1:$port   (key pin $pin)
   API token    : $demo/api-token
   Assets       : curl -sk --pinnedpubkey '$pin' -H "Authorization: Bearer \$(cat $demo/api-token)" https://127.0.0.1:$port/api/v1/assets

@@ -16,6 +16,8 @@ command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --qui
 cargo deny --log-level error check bans licenses sources
 echo "== cargo build (programs used by end-to-end tests)"
 cargo build --workspace --bins --locked
+echo "== cross-built agents (tests/e2e/tests/platforms.rs: qemu-user i686/aarch64, static musl x86_64)"
+scripts/build-agents.sh --profile agent-test
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
 echo "== console end-to-end tests (headless Chromium, real server and agent)"

@@ -13,6 +13,7 @@ import {
 describe('console with a real server and agent', () => {
   const server = new Server();
   const agent = new Agent();
+  const second = new Agent();
   const errors = [];
   let browser;
   let ctx;
@@ -33,6 +34,7 @@ describe('console with a real server and agent', () => {
 
   after(async () => {
     agent.stop();
+    second.stop();
     if (browser) await browser.close();
     await server.stop();
     if (errors.length) console.error(errors.join('\n'));
@@ -261,13 +263,52 @@ describe('console with a real server and agent', () => {
     await phoneShot('settings-policy');
   });
 
+  it('turns tamper protection on; a local stop then needs the token from the asset page', async () => {
+    await page.goto('/console/settings/policy');
+    await page.locator('#tamper-default').check();
+    await page.getByRole('button', { name: 'Save tamper protection' }).click();
+    await page.getByText(/Tamper protection saved and pushed to \d+ connected agents?\./).waitFor();
+    assert.equal((await server.api('GET', '/api/v1/settings/tamper-protection')).json.default, true);
+    await waitFor('the agent to receive the protection statement', 10_000, () => agent.protectedNow());
+    await shot(page, 'desktop-settings-tamper');
+
+    // Without a token the agent refuses to stop, and an urgent alert is raised.
+    const refused = agent.cli(['stop']);
+    assert.equal(refused.status, 7, refused.stderr);
+    assert.match(refused.stderr, /refused: tamper protection is on/);
+    const alerts = await waitFor('the tamper alert', 10_000, async () => {
+      const items = (await server.api('GET', `/api/v1/alerts?rule=ward.tamper.stop&asset=${agentId}`)).json.items;
+      return items.length ? items : null;
+    });
+    assert.equal(alerts[0].severity, 'urgent');
+    assert.equal(alerts[0].technique, 'T1562.001');
+
+    // The asset page issues a token (shown once); with it the stop works.
+    await page.goto(`/console/assets/${agentId}`);
+    const card = page.locator('#protection');
+    await card.getByText('On', { exact: true }).waitFor();
+    await card.locator('select[name="expires"]').selectOption('3600');
+    await card.getByRole('button', { name: 'Issue uninstall token' }).click();
+    await page.getByText('Uninstall token (shown only now)').waitFor();
+    const token = (await page.locator('#uninstall-token').textContent()).trim();
+    assert.match(token, /^wut1\./);
+    await shot(page, 'desktop-asset-token');
+    const stopped = agent.cli(['stop', '--token', token]);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    const started = agent.cli(['start']);
+    assert.equal(started.status, 0, started.stderr);
+    await page.goto('/console/assets');
+    await page.locator(`tr[data-asset-id="${agentId}"] [data-badge]`).filter({ hasText: 'Protected' }).waitFor({ timeout: 20_000 });
+  });
+
   it('turns the badge Unprotected without reloading when the agent is killed', async () => {
     await page.goto('/console/assets');
     const badge = page.locator(`tr[data-asset-id="${agentId}"] [data-badge]`);
     await badge.filter({ hasText: 'Protected' }).waitFor();
     await page.evaluate(() => { window.__sameDocument = true; });
     await shot(page, 'desktop-overview-before-kill');
-    assert.ok(agent.kill9(), 'the agent had a pid file');
+    // Both programs at once (a host crash): a lone agent would be restarted by ward-update.
+    assert.ok(agent.kill9All(), 'the agent had a pid file');
     await badge.filter({ hasText: 'Unprotected · Offline' }).waitFor({ timeout: 30_000 });
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
     assert.match(await badge.getAttribute('class'), /tone-crit/);
@@ -282,7 +323,7 @@ describe('console with a real server and agent', () => {
     await phoneShot('overview');
   });
 
-  it('explains bulk uninstall and flags offline servers', async () => {
+  it('flags offline servers in the uninstall dialog and queues the command for them', async () => {
     await page.goto('/console/assets');
     await page.locator('[data-select-all]:visible').check();
     await page.locator('#bulk-bar').getByText('2 selected').waitFor();
@@ -290,19 +331,82 @@ describe('console with a real server and agent', () => {
     const dlg = page.locator('#uninstall-dialog');
     await dlg.getByText('2 servers (2 offline)').waitFor();
     assert.equal(await dlg.locator('.flag-offline').count(), 2);
+    assert.equal(await dlg.locator('input[name="queue"]').isChecked(), true, 'queueing is the default');
     await shot(page, 'desktop-uninstall-dialog');
     await phoneShot('uninstall-dialog', async (p) => {
       await p.locator('[data-select-all]:visible').check();
       await p.locator('#bulk-bar').getByRole('button', { name: 'Uninstall…' }).click();
       await p.locator('#uninstall-dialog').getByText('2 servers (2 offline)').waitFor();
     });
+    await dlg.locator('select[name="expires"]').selectOption('86400');
     await dlg.getByRole('button', { name: 'Uninstall' }).click();
-    await page.getByText('Nothing was changed.').waitFor();
-    await page.getByText('Offline — can\'t receive it now (2)').waitFor();
+    await page.getByText('Offline — pending (2)').waitFor();
+    await page.getByText(/pending · expires in 23 h/).first().waitFor();
     await shot(page, 'desktop-uninstall-result');
-    // Nothing changed: both assets are still there and not uninstalled.
-    const a = (await server.api('GET', `/api/v1/assets/${agentId}`)).json;
-    assert.notEqual(a.status_reason, 'uninstalled');
+    // Both are pending with their expiry: in the API, on the Assets list and the asset page.
+    const cmds = (await server.api('GET', `/api/v1/commands?asset_id=${agentId}`)).json.items;
+    assert.equal(cmds.length, 1);
+    assert.equal(cmds[0].state, 'pending');
+    assert.equal(cmds[0].kind, 'uninstall');
+    await page.goto('/console/assets');
+    await page.locator(`tr[data-asset-id="${agentId}"]`).getByText(/Uninstall pending · expires in 23 h/).waitFor();
+    await page.locator(`tr[data-asset-id="${fakeId}"]`).getByText(/Uninstall pending · expires in 23 h/).waitFor();
+    await page.goto(`/console/assets/${agentId}`);
+    await page.locator(`#commands tr[data-command-id="${cmds[0].id}"]`).getByText('pending', { exact: true }).waitFor();
+    await shot(page, 'desktop-asset-pending');
+    assert.equal(agent.removed(), false, 'nothing happens while the agent is offline');
+  });
+
+  it('delivers the queued uninstall when the agent reconnects: the host is Uninstalled and its install gone', async () => {
+    await page.goto('/console/assets');
+    const badge = page.locator(`tr[data-asset-id="${agentId}"] [data-badge]`);
+    const started = agent.cli(['start']);
+    assert.equal(started.status, 0, started.stderr);
+    await badge.filter({ hasText: 'Unprotected · Uninstalled' }).waitFor({ timeout: 20_000 });
+    await waitFor('the agent to remove its install', 10_000, () => agent.removed());
+    const cmd = await waitFor('the command done', 10_000, async () => {
+      const c = (await server.api('GET', `/api/v1/commands?asset_id=${agentId}`)).json.items[0];
+      return c.state === 'done' ? c : null;
+    });
+    assert.match(cmd.result, /^removed /);
+    await shot(page, 'desktop-assets-uninstalled');
+  });
+
+  it('uninstalls an online agent at once from its page', async () => {
+    second.install(installCommand);
+    const id = second.id();
+    await page.goto(`/console/assets/${id}`);
+    await page.getByText('Session open').waitFor({ timeout: 20_000 });
+    await page.locator('.page-actions').getByRole('button', { name: 'Uninstall…' }).click();
+    const dlg = page.locator('#uninstall-dialog');
+    await dlg.locator('#uninstall-count').filter({ hasText: /^1 server$/ }).waitFor();
+    assert.equal(await dlg.locator('.flag-online').count(), 1);
+    const asked = Date.now();
+    await dlg.getByRole('button', { name: 'Uninstall' }).click();
+    await page.getByText('Sent now (1)').waitFor();
+    await waitFor('the online agent to be uninstalled', 5_000, async () => {
+      const a = (await server.api('GET', `/api/v1/assets/${id}`)).json;
+      return a.status_reason === 'uninstalled' && second.removed();
+    }, 100);
+    assert.ok(Date.now() - asked <= 5_000, 'within 5 s');
+  });
+
+  it('ends signed-in sessions when the password is reset with ward-server admin set-password', async () => {
+    await page.goto('/console/assets');
+    await page.waitForURL(/\/console\/assets$/);
+    const fresh = 'a new console password for the tests';
+    const r = server.cli(['admin', 'set-password'], `${fresh}\n`);
+    assert.match(r.stderr, /Console password set/);
+    // The session signed in with the old password ends at its next request.
+    await page.goto('/console/assets');
+    await page.waitForURL(/\/console\/signin\?next=/);
+    await page.locator('#password').fill(server.password);
+    await page.locator('#password').press('Enter');
+    await page.getByText('That password is not right.').waitFor();
+    await page.locator('#password').fill(fresh);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/console\/assets$/);
+    server.password = fresh;
   });
 
   it('signs out', async () => {

@@ -11,6 +11,7 @@ mod replay;
 use ward_agent_core::doctor::{self, DoctorOptions};
 use ward_agent_core::install::{install, InstallArgs};
 use ward_agent_core::layout::{Layout, DEFAULT_PREFIX};
+use ward_agent_core::lifecycle::{protection, uninstall};
 use ward_agent_core::net::plan::NetworkFlags;
 use ward_agent_core::status_cmd::StatusReport;
 use ward_agent_core::{config, daemon, exit_code, one_line, AgentError};
@@ -21,10 +22,11 @@ const EXIT_CODES: &str = "Exit codes:
   2  usage or configuration error
   3  not running (status)
   4  enrollment refused (unknown or revoked verification key)
-  5  server unreachable, TLS failure or server key does not match pin";
+  5  server unreachable, TLS failure or server key does not match pin
+  7  refused by tamper protection (stop/uninstall without a valid uninstall token)";
 
 #[derive(Parser)]
-#[command(name = "ward-agent", version, about = "Ward host agent", after_help = EXIT_CODES)]
+#[command(name = "ward-agent", version = ward_agent_core::version(), about = "Ward host agent", after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -35,6 +37,18 @@ struct PrefixArg {
     /// Install prefix.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_PREFIX)]
     prefix: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct TokenArg {
+    /// Uninstall token from the console or the API (needed when tamper protection is on).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "WARD_UNINSTALL_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -62,6 +76,9 @@ enum Cmd {
         /// Seconds to wait for the agent to connect.
         #[arg(long, value_name = "N", default_value_t = 15)]
         wait_secs: u64,
+        /// The ward-update binary to install (default: the one next to this program, if any).
+        #[arg(long, value_name = "FILE")]
+        updater: Option<PathBuf>,
         #[command(flatten)]
         network: NetworkArgs,
     },
@@ -70,10 +87,21 @@ enum Cmd {
         #[command(flatten)]
         prefix: PrefixArg,
     },
-    /// Stop the agent of the prefix (SIGTERM, SIGKILL after 10 s).
+    /// Stop the agent of the prefix (SIGTERM, SIGKILL after 10 s); it stays stopped (ward-update does not restart it) until `start`. With tamper protection on, needs --token.
+    #[command(after_help = EXIT_CODES)]
     Stop {
         #[command(flatten)]
         prefix: PrefixArg,
+        #[command(flatten)]
+        token: TokenArg,
+    },
+    /// Remove the agent: stop it and the updater, remove its services, files and credentials, and tell the server. With tamper protection on, needs --token.
+    #[command(after_help = EXIT_CODES)]
+    Uninstall {
+        #[command(flatten)]
+        prefix: PrefixArg,
+        #[command(flatten)]
+        token: TokenArg,
     },
     /// Run the agent in the foreground.
     Run {
@@ -179,6 +207,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
             platform,
             no_start,
             wait_secs,
+            updater,
             network,
         } => {
             let outcome = install(&InstallArgs {
@@ -189,6 +218,7 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
                 platform,
                 no_start,
                 wait_secs,
+                updater,
                 network: NetworkFlags {
                     endpoints: network.endpoints,
                     update_endpoints: network.update_endpoints,
@@ -212,9 +242,9 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
             );
             Ok(exit_code::OK)
         }
-        Cmd::Stop { prefix } => {
+        Cmd::Stop { prefix, token } => {
             let layout = Layout::new(prefix.prefix);
-            match daemon::stop(&layout)? {
+            match protection::stop(&layout, token.token.as_deref())? {
                 Some(pid) => println!("ward-agent stopped (pid {pid})"),
                 None => println!(
                     "ward-agent is not running for {}",
@@ -222,6 +252,18 @@ fn run(cmd: Cmd) -> Result<i32, AgentError> {
                 ),
             }
             Ok(exit_code::OK)
+        }
+        Cmd::Uninstall { prefix, token } => {
+            let layout = Layout::new(prefix.prefix);
+            let outcome = uninstall::local(&layout, token.token.as_deref())?;
+            let line = outcome.message(&layout);
+            if outcome.removal.problems.is_empty() {
+                println!("{line}");
+                Ok(exit_code::OK)
+            } else {
+                eprintln!("ward-agent: {line}");
+                Ok(exit_code::RUNTIME)
+            }
         }
         Cmd::Run { prefix } => {
             daemon::run(&Layout::new(prefix.prefix))?;

@@ -1,59 +1,19 @@
 //! `ward-agent install/start/run/status/stop/config` as real processes
 //! against the in-test TLS + WebSocket server.
 
+mod common;
 #[path = "../../../crates/agent-core/tests/support/mod.rs"]
 mod support;
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
+use common::{agent, text, StopOnDrop, FAST};
 use support::{closed_port, tree_contains, wait_for, TestServer};
-use ward_proto::Policy;
-
-const FAST: Policy = Policy {
-    keepalive_secs: 1,
-    missed_keepalives: 3,
-    report_interval_secs: 3600,
-};
-
-fn agent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ward-agent"))
-        .args(args)
-        .env("WARD_AGENT_RECONNECT_MIN_BACKOFF_MS", "100")
-        .env("WARD_AGENT_RECONNECT_MAX_BACKOFF_MS", "500")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Stops the agent of a prefix when the test ends, pass or fail.
-struct StopOnDrop(PathBuf);
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        let _ = agent(&["stop", "--prefix", self.0.to_str().unwrap()]);
-    }
-}
 
 fn install(server: &TestServer, pin: &str, key: &str, prefix: &Path) -> Output {
-    agent(&[
-        "install",
-        "--server",
-        &server.url,
-        "--pin",
-        pin,
-        "--key",
-        key,
-        "--platform",
-        "linux-x86_64",
-        "--prefix",
-        prefix.to_str().unwrap(),
-        "--wait-secs",
-        "20",
-    ])
+    common::install(&server.url, pin, key, prefix)
 }
 
 /// Exactly one stderr line, `ward-agent: ...`.
@@ -143,9 +103,17 @@ fn install_run_status_repair_stop() {
         text(&out.stdout),
         text(&out.stderr)
     );
+    // A ward-update next to ward-agent (target/ after `cargo build --bins`)
+    // is installed and started too.
+    let updater = Path::new(env!("CARGO_BIN_EXE_ward-agent")).with_file_name("ward-update");
     let expected = format!(
-        "Ward agent ag_1 installed in {p}; connected to {}: protected",
-        server.url
+        "Ward agent ag_1 installed in {p}; connected to {}: protected; {}",
+        server.url,
+        if updater.is_file() {
+            format!("ward-update {} running", env!("CARGO_PKG_VERSION"))
+        } else {
+            "ward-update not installed".to_string()
+        }
     );
     assert_eq!(text(&out.stdout).trim(), expected);
     assert_eq!(server.enrollments(), 1);

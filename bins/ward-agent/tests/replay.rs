@@ -117,3 +117,49 @@ fn extra_rules_from_a_directory_and_errors() {
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
 }
+
+/// `ADDRESS COUNT` lines (comments with `#`) as a map.
+fn address_counts(text: &str) -> std::collections::BTreeMap<String, usize> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (ip, n) = l.split_once(' ')?;
+            Some((ip.to_string(), n.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn replaying_the_openssh_corpus_alerts_exactly_the_brute_forcing_sources() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let corpus = root.join("../shared/corpora/loghub-openssh/OpenSSH_2k.log");
+    assert!(corpus.is_file(), "corpus {} is missing", corpus.display());
+    // The hand-checked list of the ward-rules acceptance test, derived from
+    // the log by its awk oracle (crates/rules/tests/golden/).
+    let want = address_counts(
+        &std::fs::read_to_string(
+            root.join("crates/rules/tests/golden/openssh_2k_bruteforce.expected"),
+        )
+        .unwrap(),
+    );
+    assert_eq!(want.len(), 6);
+    let out = agent()
+        .args(["replay", "--source", "auth", "--year", "2026"])
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got = std::collections::BTreeMap::new();
+    for l in String::from_utf8(out.stdout).unwrap().lines() {
+        let a: serde_json::Value = serde_json::from_str(l).unwrap();
+        if a["rule_id"] == "ward-login-001" {
+            *got.entry(a["group"]["SourceIp"].as_str().unwrap().to_string())
+                .or_insert(0usize) += 1;
+        }
+    }
+    assert_eq!(got, want);
+}

@@ -112,7 +112,7 @@ pub fn simulated_report(name: &str, index: usize) -> HostReport {
         kernel: "0.0.0-bench".into(),
         arch: std::env::consts::ARCH.into(),
         ips: vec![ip.to_string()],
-        agent_version: ward_agent_core::VERSION.into(),
+        agent_version: ward_agent_core::version().into(),
         agent_cpu_percent: 0.0,
         agent_rss_bytes: 8 << 20,
         uptime_secs: 86_400,
@@ -190,7 +190,7 @@ pub async fn enroll_missing(
         let req = EnrollRequest {
             key: key.to_string(),
             fingerprint: name.clone(),
-            agent_version: ward_agent_core::VERSION.to_string(),
+            agent_version: ward_agent_core::version().to_string(),
             platform: "linux-x86_64".into(),
             report: simulated_report(&name, index),
         };

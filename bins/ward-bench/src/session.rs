@@ -80,6 +80,7 @@ pub fn session_error_kind(e: &SessionError) -> String {
         SessionError::Timeout(m) => format!("timeout: {}", short(m)),
         SessionError::Protocol(m) => format!("protocol: {}", short(m)),
         SessionError::Ws(m) => format!("websocket: {}", short(m)),
+        SessionError::Reidentify { .. } => "re-identified as a copy".into(),
     }
 }
 

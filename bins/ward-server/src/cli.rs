@@ -85,6 +85,39 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Publish and list agent releases (work while the server runs).
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Publish a release of ward-agent (and ward-update) for one platform; the server signs it into its release metadata and agents pick it up under the rollout controls.
+    Add {
+        /// Semantic version of the release, e.g. 0.2.0.
+        #[arg(long)]
+        version: String,
+        /// Platform: linux-x86_64, linux-i686 or linux-aarch64.
+        #[arg(long)]
+        platform: String,
+        /// The ward-agent binary.
+        #[arg(long, value_name = "FILE")]
+        agent: PathBuf,
+        /// The ward-update binary (optional: updaters keep theirs without it).
+        #[arg(long, value_name = "FILE")]
+        updater: Option<PathBuf>,
+        /// Release notes shown in the console.
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// List published releases.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

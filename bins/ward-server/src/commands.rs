@@ -14,24 +14,25 @@ use ward_server_core::{install_command, ServerInfo, StartOptions};
 use ward_store::Store;
 
 use crate::cli::{
-    AdminCommand, Cli, Command, ConfigCommand, KeysCommand, RulesCommand, TokenCommand,
+    AdminCommand, Cli, Command, ConfigCommand, KeysCommand, ReleaseCommand, RulesCommand,
+    TokenCommand,
 };
 use crate::Failure;
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     // Offline rule tools need no configuration.
-    if let Command::Rules {
-        command:
-            RulesCommand::Test {
-                file,
-                rules,
-                year,
-                strict,
-            },
-    } = &cli.command
-    {
-        return crate::rules::test(file, rules.as_deref(), *year, *strict);
-    }
+    let cli = match cli.command {
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    file,
+                    rules,
+                    year,
+                    strict,
+                },
+        } => return crate::rules::test(&file, rules.as_deref(), year, strict),
+        command => Cli { command, ..cli },
+    };
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
         _ => None,
@@ -66,19 +67,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             serve(config).await
         }
         Command::Keys { command } => keys(&config.data_dir, command).await,
+        Command::Release { command } => release(&config.data_dir, command).await,
         Command::Admin {
             command: AdminCommand::SetPassword,
         } => crate::password::set_password(&config.data_dir),
         // Handled before the configuration is loaded (see the top).
-        Command::Rules {
-            command:
-                RulesCommand::Test {
-                    file,
-                    rules,
-                    year,
-                    strict,
-                },
-        } => crate::rules::test(&file, rules.as_deref(), year, strict),
         Command::Rules {
             command:
                 RulesCommand::Import {
@@ -87,10 +80,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     dry_run,
                     json,
                 },
-        } => crate::rules_import::import(&config.data_dir, &dir, replace, dry_run, json).await,
+        } => crate::rules_import::import(&config, &dir, replace, dry_run, json).await,
         Command::Rules {
             command: RulesCommand::List { json, not_loaded },
-        } => crate::rules_import::list(&config.data_dir, json, not_loaded).await,
+        } => crate::rules_import::list(&config, json, not_loaded).await,
+        // `rules test` is handled before the configuration is loaded (see the top).
+        Command::Rules {
+            command: RulesCommand::Test { .. },
+        } => Ok(()),
         Command::InstallCommand {
             platform,
             key,
@@ -134,13 +131,22 @@ fn init_logging(config: &ServerConfig) {
 
 async fn serve(config: ServerConfig) -> Result<(), Failure> {
     init_logging(&config);
-    let agent_source = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("ward-agent")));
+    let next_to_me = |name: &str| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join(name)))
+    };
+    let (agent_source, update_source) = (next_to_me("ward-agent"), next_to_me("ward-update"));
     let data_dir = config.data_dir.clone();
-    let server = ward_server_core::start(config, StartOptions { agent_source })
-        .await
-        .context("starting the server")?;
+    let server = ward_server_core::start(
+        config,
+        StartOptions {
+            agent_source,
+            update_source,
+        },
+    )
+    .await
+    .context("starting the server")?;
 
     let install = match admin::choose_key(&*server.store(), None).await {
         Ok(key) => install_command(server.url(), server.pin(), &key.secret, host_platform()),
@@ -284,4 +290,62 @@ async fn print_install_command(
         admin::install_command_with(&url, &info.pin, &key.secret, platform, opts)
     );
     Ok(())
+}
+
+async fn release(data_dir: &Path, command: ReleaseCommand) -> Result<(), Failure> {
+    use ward_server_core::releases::publish::{publish, PublishError, PublishRequest};
+    let store: Arc<dyn Store> = admin::open_existing_store(data_dir).await?;
+    match command {
+        ReleaseCommand::Add {
+            version,
+            platform,
+            agent,
+            updater,
+            notes,
+        } => {
+            let dir = data_dir.join(ward_server_core::bootstrap::RELEASES_DIR);
+            let req = PublishRequest {
+                version,
+                platform,
+                agent,
+                update: updater,
+                notes,
+            };
+            let r = publish(&*store, &dir, &req).await.map_err(|e| match e {
+                PublishError::Invalid(_) | PublishError::Exists { .. } => Failure::Usage(e.into()),
+                other => Failure::Runtime(other.into()),
+            })?;
+            println!(
+                "release {} for {} published: ward-agent sha256 {} ({} bytes){}",
+                r.version,
+                r.platform,
+                r.agent.sha256,
+                r.agent.size,
+                match &r.update {
+                    Some(u) => format!(", ward-update sha256 {} ({} bytes)", u.sha256, u.size),
+                    None => String::new(),
+                }
+            );
+            Ok(())
+        }
+        ReleaseCommand::List { json } => {
+            let releases = store.list_releases().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&releases)?);
+                return Ok(());
+            }
+            println!("VERSION\tPLATFORM\tADDED\tAGENT_SHA256\tUPDATER");
+            for r in releases {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    r.version,
+                    r.platform,
+                    rfc3339(r.added_at),
+                    r.agent.sha256,
+                    if r.update.is_some() { "yes" } else { "no" }
+                );
+            }
+            Ok(())
+        }
+    }
 }

@@ -4,35 +4,13 @@
 //! and rule warnings go to stderr.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use ward_rules::{replay, RuleSetBuilder};
+use ward_server_core::detect::rule_files::read_dir;
 
 use crate::Failure;
-
-/// Rule files under `dir` (recursively), sorted for stable error output.
-pub(crate) fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d)
-            .with_context(|| format!("reading the rules directory {}", d.display()))
-            .map_err(Failure::Usage)?;
-        for entry in rd {
-            let p = entry
-                .with_context(|| format!("reading {}", d.display()))?
-                .path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
 
 /// The current UTC year.
 fn this_year() -> i32 {
@@ -51,11 +29,8 @@ pub fn test(
     let mut b = RuleSetBuilder::with_builtin();
     let mut count = 0;
     if let Some(dir) = rules {
-        for p in rule_files(dir)? {
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("reading {}", p.display()))
-                .map_err(Failure::Usage)?;
-            b.add_source(p.display().to_string(), text);
+        for f in read_dir(dir, false).map_err(|e| Failure::Usage(e.into()))? {
+            b.add_source(f.name, f.text);
             count += 1;
         }
     }

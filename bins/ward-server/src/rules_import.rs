@@ -6,9 +6,11 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Context};
+use ward_config::ServerConfig;
 use ward_pki::secret::sha256_hex;
 use ward_rules::MAX_SOURCE_BYTES;
 use ward_server_core::admin;
+use ward_server_core::detect::rule_files::{self, RuleFile};
 use ward_server_core::detect::rulebook::{self, RuleReport};
 use ward_server_core::detect::settings::{self, DetectionSettings};
 use ward_store::RuleSource;
@@ -65,7 +67,8 @@ fn read_dir(dir: &Path) -> Result<(Vec<RuleSource>, Vec<String>), Failure> {
     let mut sources = Vec::new();
     let mut skipped = Vec::new();
     let at = now_ms();
-    for p in crate::rules::rule_files(dir)? {
+    let paths = rule_files::paths(dir).map_err(|e| Failure::Usage(e.into()))?;
+    for p in paths {
         let name = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
         let bytes = std::fs::read(&p)
             .with_context(|| format!("reading {}", p.display()))
@@ -88,15 +91,23 @@ fn read_dir(dir: &Path) -> Result<(Vec<RuleSource>, Vec<String>), Failure> {
     Ok((sources, skipped))
 }
 
+/// The rule files of the server's `rules_dir` (they compile with the
+/// imported ones; overrides may name their rules).
+fn rules_dir_files(config: &ServerConfig) -> Result<Vec<RuleFile>, Failure> {
+    rule_files::read_dir(&config.rules_dir(), config.rules_dir.is_none())
+        .map_err(|e| Failure::Usage(e.into()))
+}
+
 pub async fn import(
-    data_dir: &Path,
+    config: &ServerConfig,
     dir: &Path,
     replace: bool,
     dry_run: bool,
     json: bool,
 ) -> Result<(), Failure> {
     let (new, skipped) = read_dir(dir)?;
-    let store = admin::open_existing_store(data_dir).await?;
+    let mut added = rules_dir_files(config)?;
+    let store = admin::open_existing_store(&config.data_dir).await?;
     let stored = store
         .list_rule_sources()
         .await
@@ -114,7 +125,8 @@ pub async fn import(
     let det: DetectionSettings = settings::load(&*store, settings::DETECTION_KEY)
         .await
         .context("reading detection settings")?;
-    let book = rulebook::build(&all, &det.rules).map_err(|e| {
+    added.extend(rulebook::imported_files(&all));
+    let book = rulebook::build(&added, &det.rules).map_err(|e| {
         Failure::Usage(anyhow!(
             "the detection settings do not compile with these rules: {e}"
         ))
@@ -155,8 +167,9 @@ pub async fn import(
     Ok(())
 }
 
-pub async fn list(data_dir: &Path, json: bool, not_loaded: bool) -> Result<(), Failure> {
-    let store = admin::open_existing_store(data_dir).await?;
+pub async fn list(config: &ServerConfig, json: bool, not_loaded: bool) -> Result<(), Failure> {
+    let mut added = rules_dir_files(config)?;
+    let store = admin::open_existing_store(&config.data_dir).await?;
     let stored = store
         .list_rule_sources()
         .await
@@ -164,7 +177,8 @@ pub async fn list(data_dir: &Path, json: bool, not_loaded: bool) -> Result<(), F
     let det: DetectionSettings = settings::load(&*store, settings::DETECTION_KEY)
         .await
         .context("reading detection settings")?;
-    let book = rulebook::build(&stored, &det.rules)
+    added.extend(rulebook::imported_files(&stored));
+    let book = rulebook::build(&added, &det.rules)
         .map_err(|e| Failure::Runtime(anyhow!("the stored rule book does not compile: {e}")))?;
     print_report(&book.rules, json, not_loaded)?;
     let loaded = book.rules.iter().filter(|r| r.status == "loaded").count();

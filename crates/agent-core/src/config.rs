@@ -31,6 +31,8 @@ pub struct AgentConfig {
     pub spool: crate::pipeline::SpoolSettings,
     /// `[collect.*]`: collectors (see `pipeline::settings`).
     pub collect: crate::pipeline::CollectSettings,
+    /// `[watchdog]`: the agent's RSS and CPU caps (see `watchdog`).
+    pub watchdog: crate::watchdog::WatchdogSettings,
 }
 
 impl Default for AgentConfig {
@@ -42,6 +44,7 @@ impl Default for AgentConfig {
             report_check_secs: 60,
             spool: Default::default(),
             collect: Default::default(),
+            watchdog: Default::default(),
         }
     }
 }
@@ -49,17 +52,20 @@ impl Default for AgentConfig {
 /// Log levels `log_level` accepts.
 pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 
+/// The problem with a `log_level` value, if any.
+pub fn log_level_problem(level: &str) -> Option<String> {
+    (!LOG_LEVELS.contains(&level)).then(|| {
+        format!(
+            "log_level must be one of {}, got {level:?}",
+            LOG_LEVELS.join(", ")
+        )
+    })
+}
+
 impl AgentConfig {
     /// What is wrong with the values, one sentence each.
     pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if !LOG_LEVELS.contains(&self.log_level.as_str()) {
-            p.push(format!(
-                "log_level must be one of {}, got {:?}",
-                LOG_LEVELS.join(", "),
-                self.log_level
-            ));
-        }
+        let mut p: Vec<String> = log_level_problem(&self.log_level).into_iter().collect();
         if self.reconnect_min_backoff_ms == 0 {
             p.push("reconnect_min_backoff_ms must be at least 1".into());
         }
@@ -76,6 +82,7 @@ impl AgentConfig {
         p.extend(self.collect.auth.problems());
         p.extend(self.collect.process.problems());
         p.extend(self.collect.files.problems());
+        p.extend(self.watchdog.problems());
         p
     }
 
@@ -221,6 +228,20 @@ pub fn load_agent_config_with(
     path: &Path,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<AgentConfig, ConfigError> {
+    load_toml_with_env(path, "WARD_AGENT", env)
+}
+
+/// Loads a typed TOML file (defaults when it is missing; unknown keys are
+/// errors) with `PREFIX_<KEY>` overrides looked up through `env` (see
+/// `agent.toml`'s rules). `conf/update.toml` loads this way too.
+pub fn load_toml_with_env<T>(
+    path: &Path,
+    prefix: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<T, ConfigError>
+where
+    T: Default + Serialize + serde::de::DeserializeOwned,
+{
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -232,10 +253,9 @@ pub fn load_agent_config_with(
         }
     };
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(path, e))?;
-    let defaults =
-        toml::Table::try_from(AgentConfig::default()).map_err(|e| parse_error(path, e))?;
-    apply_env(&mut table, &defaults, "WARD_AGENT", path, &env)?;
-    AgentConfig::deserialize(table).map_err(|e| parse_error(path, e))
+    let defaults = toml::Table::try_from(T::default()).map_err(|e| parse_error(path, e))?;
+    apply_env(&mut table, &defaults, prefix, path, &env)?;
+    T::deserialize(table).map_err(|e| parse_error(path, e))
 }
 
 /// Environment overrides: `PREFIX_<KEY>` for each key of `defaults`, and

@@ -8,6 +8,7 @@
 //! | 3 | not running (`status`) |
 //! | 4 | enrollment refused (unknown or revoked key) |
 //! | 5 | server unreachable, TLS failure or pin mismatch |
+//! | 7 | refused by tamper protection (no valid uninstall token) |
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub mod exit_code {
     pub const NOT_RUNNING: i32 = 3;
     pub const ENROLL_REFUSED: i32 = 4;
     pub const UNREACHABLE: i32 = 5;
+    pub const REFUSED: i32 = 7;
 }
 
 /// Everything a `ward-agent` command can fail with. `Display` is one short
@@ -50,6 +52,9 @@ pub enum AgentError {
     },
     #[error("{0}")]
     Runtime(String),
+    /// Tamper protection refused a local stop or uninstall.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AgentError {
@@ -69,6 +74,7 @@ impl AgentError {
             AgentError::Connect(_) => exit_code::UNREACHABLE,
             AgentError::Session(e) => e.exit_code(),
             AgentError::Io { .. } | AgentError::Runtime(_) => exit_code::RUNTIME,
+            AgentError::Refused(_) => exit_code::REFUSED,
         }
     }
 }

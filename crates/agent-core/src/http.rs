@@ -1,6 +1,7 @@
 //! Endpoints, TCP + TLS with the pinned server key (dialed as
 //! `network.toml` says, see [`crate::net`]), and the minimal HTTP/1.1 client
-//! enrollment and `doctor` need (one request, `Connection: close`).
+//! enrollment, `doctor` and the updater need (one request, `Connection:
+//! close`; streamed downloads in [`crate::download`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,8 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::net::{Dialed, NetOptions, Route};
+
+pub use crate::download::{download, Downloaded};
 
 /// Time allowed for the TCP connect and, separately, the TLS handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -229,7 +232,34 @@ pub async fn post_json<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    exchange(stream, ep, "POST", path, Some(body)).await
+    exchange(stream, ep, "POST", path, None, Some(body)).await
+}
+
+/// `POST` with a JSON body and `Authorization: Bearer <credential>`.
+pub async fn post_json_auth<S>(
+    stream: &mut S,
+    ep: &Endpoint,
+    path: &str,
+    credential: &str,
+    body: &str,
+) -> Result<HttpResponse, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    exchange(stream, ep, "POST", path, Some(credential), Some(body)).await
+}
+
+/// `GET` with `Authorization: Bearer <credential>`.
+pub async fn get_auth<S>(
+    stream: &mut S,
+    ep: &Endpoint,
+    path: &str,
+    credential: &str,
+) -> Result<HttpResponse, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    exchange(stream, ep, "GET", path, Some(credential), None).await
 }
 
 /// Sends one `GET` over `stream` and reads the answer.
@@ -237,7 +267,7 @@ pub async fn get<S>(stream: &mut S, ep: &Endpoint, path: &str) -> Result<HttpRes
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    exchange(stream, ep, "GET", path, None).await
+    exchange(stream, ep, "GET", path, None, None).await
 }
 
 async fn exchange<S>(
@@ -245,6 +275,7 @@ async fn exchange<S>(
     ep: &Endpoint,
     method: &str,
     path: &str,
+    auth: Option<&str>,
     body: Option<&str>,
 ) -> Result<HttpResponse, ConnectError>
 where
@@ -252,11 +283,7 @@ where
 {
     let addr = ep.authority();
     let exchange = async {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ward-agent/{}\r\n\
-             Accept: application/json\r\nConnection: close\r\n",
-            crate::VERSION,
-        );
+        let mut head = request_head(ep, method, path, auth, "application/json");
         if let Some(body) = body {
             head.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n",
@@ -287,8 +314,41 @@ where
     }
 }
 
+/// The request line and headers up to (not including) the blank line.
+pub(crate) fn request_head(
+    ep: &Endpoint,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    accept: &str,
+) -> String {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ward-agent/{}\r\n\
+         Accept: {accept}\r\nConnection: close\r\n",
+        ep.authority(),
+        crate::version(),
+    );
+    if let Some(credential) = auth {
+        head.push_str(&format!("Authorization: Bearer {credential}\r\n"));
+    }
+    head
+}
+
+/// An I/O step bounded by [`HTTP_TIMEOUT`].
+pub(crate) async fn timed<T>(
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    match tokio::time::timeout(HTTP_TIMEOUT, f).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out",
+        )),
+    }
+}
+
 /// How the body of an answer ends.
-enum Framing {
+pub(crate) enum Framing {
     Length(usize),
     Chunked,
     Eof,
@@ -353,9 +413,9 @@ where
     }
 }
 
-type Head = (u16, usize, Framing, Option<String>);
+pub(crate) type Head = (u16, usize, Framing, Option<String>);
 
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
+pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(buf) {

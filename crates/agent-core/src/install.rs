@@ -10,8 +10,14 @@
 //! 4. Only then write the layout. If the prefix did not exist and anything
 //!    fails, everything created is removed; a repair never deletes the
 //!    existing identity.
-//! 5. Stop a running agent of this prefix, start it, wait until
-//!    `data/status.json` says connected.
+//! 5. Stop a running agent (and `ward-update`) of this prefix, start the
+//!    agent, wait until `data/status.json` says connected, start `ward-update`.
+//!
+//! `ward-update` is installed from `--updater FILE`, or from a `ward-update`
+//! next to this `ward-agent` (where `install.sh` downloads it), into
+//! `update/<version>/` with `bin/ward-update` pointing at it. The release
+//! public key from the enrollment answer is written to `conf/release.pub`
+//! (never replaced once there).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,6 +47,8 @@ pub struct InstallArgs {
     pub platform: Option<String>,
     pub no_start: bool,
     pub wait_secs: u64,
+    /// The `ward-update` binary to install (default: next to this program).
+    pub updater: Option<PathBuf>,
     /// `--endpoint`, `--update-endpoint`, `--override`, `--proxy` (see
     /// [`crate::net::plan`]).
     pub network: NetworkFlags,
@@ -58,6 +66,9 @@ pub struct InstallOutcome {
     pub connected: Option<String>,
     /// The agent's last error when it did not connect in time.
     pub last_error: Option<String>,
+    /// The `ward-update` version installed, and whether it runs.
+    pub updater: Option<String>,
+    pub updater_started: bool,
 }
 
 impl InstallOutcome {
@@ -66,7 +77,12 @@ impl InstallOutcome {
         let (id, prefix) = (&self.agent_id, self.prefix.display());
         match (&self.connected, self.started) {
             (Some(ep), _) => Ok(format!(
-                "Ward agent {id} installed in {prefix}; connected to {ep}: protected"
+                "Ward agent {id} installed in {prefix}; connected to {ep}: protected{}",
+                match (&self.updater, self.updater_started) {
+                    (Some(v), true) => format!("; ward-update {v} running"),
+                    (Some(v), false) => format!("; ward-update {v} installed"),
+                    (None, _) => "; ward-update not installed".to_string(),
+                }
             )),
             (None, false) => Ok(format!(
                 "Ward agent {id} installed in {prefix}; not started (--no-start)"
@@ -136,6 +152,7 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
         }
     };
     let mut kept = None;
+    let mut command_key: Option<String> = None;
     if let Some(id) = existing {
         if id.fingerprint != fingerprint {
             println!(
@@ -150,11 +167,12 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
                 &id.credential,
                 &fingerprint,
             )) {
-                Ok(_) => {
+                Ok(welcome) => {
                     println!(
                         "agent {} is known to the server; repairing the install",
                         id.agent_id
                     );
+                    command_key = welcome.command_key;
                     kept = Some(id);
                 }
                 Err(e) if e.is_auth_rejection() => println!(
@@ -168,19 +186,21 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
     let repaired = kept.is_some();
 
     // 3. Enroll.
+    let mut release_key: Option<String> = None;
     let identity = match kept {
         Some(id) => id,
         None => {
             let report =
-                ward_hostinfo::HostCollector::new(Default::default(), crate::VERSION).collect();
+                ward_hostinfo::HostCollector::new(Default::default(), crate::version()).collect();
             let req = EnrollRequest {
                 key: args.key.clone(),
                 fingerprint: fingerprint.clone(),
-                agent_version: crate::VERSION.to_string(),
+                agent_version: crate::version().to_string(),
                 platform,
                 report,
             };
             let resp = rt.block_on(enroll_via(&ep, tls.clone(), &net, &req))?;
+            command_key = resp.command_key.clone();
             let cred = Credential::parse(&resp.credential).map_err(|_| {
                 AgentError::Runtime("the server returned a malformed credential".into())
             })?;
@@ -189,6 +209,7 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
                     "the server returned a credential for another agent".into(),
                 ));
             }
+            release_key = resp.release_key.clone();
             Identity {
                 agent_id: resp.agent_id,
                 credential: resp.credential,
@@ -199,10 +220,35 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
     drop(rt);
 
     // 4. Write the layout, undoing it on failure.
+    let updater_source = args.updater.clone().or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join(crate::layout::UPDATE_BIN)))
+            .filter(|p| p.is_file())
+    });
     let mut undo = Undo::new(&layout);
-    if let Err(e) = write_layout(&layout, &net_config, &identity, repaired, &mut undo) {
-        undo.run();
-        return Err(e);
+    let written =
+        write_layout(&layout, &net_config, &identity, repaired, &mut undo).and_then(|()| {
+            // The server's command key, learnt over the pinned connection.
+            if let Some(k) = &command_key {
+                undo.before_write(&layout.command_key_file());
+                crate::lifecycle::keys::save(&layout, k)?;
+            }
+            write_release_key(&layout, release_key.as_deref(), &mut undo)?;
+            match &updater_source {
+                Some(src) => install_updater(&layout, src, &mut undo).map(Some),
+                None => Ok(None),
+            }
+        });
+    let updater = match written {
+        Ok(v) => v,
+        Err(e) => {
+            undo.run();
+            return Err(e);
+        }
+    };
+    if updater.is_none() {
+        println!("no ward-update next to this installer; the agent runs without its updater");
     }
 
     // 5. (Re)start.
@@ -213,11 +259,17 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
         started: false,
         connected: None,
         last_error: None,
+        updater: updater.clone(),
+        updater_started: false,
     };
     if args.no_start {
         return Ok(outcome);
     }
-    let started = daemon::stop(&layout).and_then(|_| daemon::start(&layout));
+    // An explicit install (re)starts what an operator's `stop` left stopped.
+    let _ = std::fs::remove_file(layout.stopped_marker());
+    let started = crate::updater_ctl::stop(&layout)
+        .and_then(|_| daemon::stop(&layout))
+        .and_then(|_| daemon::start(&layout));
     let pid = match started {
         Ok(pid) => pid,
         Err(e) => {
@@ -231,7 +283,47 @@ pub fn install(args: &InstallArgs) -> Result<InstallOutcome, AgentError> {
     let (connected, last_error) = wait_connected(&layout, pid, Duration::from_secs(args.wait_secs));
     outcome.connected = connected;
     outcome.last_error = last_error;
+    if updater.is_some() {
+        match crate::updater_ctl::start(&layout) {
+            Ok(_) => outcome.updater_started = true,
+            Err(e) => eprintln!(
+                "ward-agent: warning: ward-update did not start: {}",
+                crate::one_line(&e)
+            ),
+        }
+    }
     Ok(outcome)
+}
+
+/// `conf/release.pub` from the enrollment answer, unless one is there.
+fn write_release_key(
+    layout: &Layout,
+    key: Option<&str>,
+    undo: &mut Undo,
+) -> Result<(), AgentError> {
+    let Some(key) = key else { return Ok(()) };
+    let path = layout.release_key();
+    if path.exists() {
+        return Ok(());
+    }
+    ward_release::TrustedKey::parse(key).map_err(|e| {
+        AgentError::Runtime(format!("the server sent an unusable release key: {e}"))
+    })?;
+    undo.before_write(&path);
+    ward_pki::secret::write_file_atomic(&path, format!("{}\n", key.trim()).as_bytes(), 0o644)
+        .map_err(io_err("writing", &path))
+}
+
+/// `update/<version>/ward-update` and the `bin/ward-update` link.
+fn install_updater(layout: &Layout, src: &Path, undo: &mut Undo) -> Result<String, AgentError> {
+    let version = crate::updater_ctl::binary_version(src)?;
+    let dir = layout.update_version_dir(&version);
+    if !dir.exists() {
+        undo.before_write(&dir);
+    }
+    undo.before_write(&layout.update_versioned_bin(&version));
+    undo.before_write(&layout.update_bin_link());
+    crate::updater_ctl::install_binary(layout, src)
 }
 
 /// Polls `data/status.json` of agent `pid` until it says connected.
@@ -320,14 +412,14 @@ fn write_layout(
     undo.created.extend(created);
 
     // The binary, into agent/<version>/, and the bin/ link to it.
-    let version_dir = layout.version_dir(crate::VERSION);
+    let version_dir = layout.version_dir(crate::version());
     if !version_dir.exists() {
         std::fs::create_dir(&version_dir).map_err(io_err("creating", &version_dir))?;
         undo.created.push(version_dir.clone());
     }
     let exe = std::env::current_exe()
         .map_err(|e| AgentError::Runtime(format!("finding this program: {e}")))?;
-    let bin = layout.versioned_bin(crate::VERSION);
+    let bin = layout.versioned_bin(crate::version());
     let bytes = std::fs::read(&exe).map_err(io_err("reading", &exe))?;
     if std::fs::read(&bin).ok().as_deref() != Some(bytes.as_slice()) {
         undo.before_write(&bin);
@@ -336,7 +428,8 @@ fn write_layout(
     }
     let link = layout.bin_link();
     undo.before_write(&link);
-    swap_symlink(&Layout::link_target(crate::VERSION), &link).map_err(io_err("linking", &link))?;
+    swap_symlink(&Layout::link_target(crate::version()), &link)
+        .map_err(io_err("linking", &link))?;
 
     // conf/network.toml as planned from the flags (0600 when it holds
     // proxy credentials).
@@ -362,7 +455,13 @@ fn write_layout(
     if !repaired {
         undo.before_write(&layout.identity());
         identity.save(&layout.identity())?;
+        // What the previous identity of this prefix received is not ours.
+        for stale in [layout.protection_file(), layout.commands_file()] {
+            let _ = std::fs::remove_file(stale);
+        }
     }
+    // Installing (with a verification key) supersedes an unfinished uninstall.
+    let _ = std::fs::remove_file(layout.uninstalling_marker());
     Ok(())
 }
 
@@ -379,10 +478,12 @@ mod tests {
             started: true,
             connected: Some("https://h:1".into()),
             last_error: None,
+            updater: Some("0.1.0".into()),
+            updater_started: true,
         };
         assert_eq!(
             o.message(15).unwrap(),
-            "Ward agent ag_1 installed in /opt/w; connected to https://h:1: protected"
+            "Ward agent ag_1 installed in /opt/w; connected to https://h:1: protected; ward-update 0.1.0 running"
         );
         o.connected = None;
         o.last_error = Some("connect 127.0.0.1:9: connection refused".into());

@@ -1,12 +1,22 @@
 //! The install layout under a prefix (default `/usr/local/ward`):
 //!
 //! ```text
-//! bin/ward-agent -> ../agent/<version>/ward-agent   (swapped atomically)
+//! bin/ward-agent  -> ../agent/<version>/ward-agent    (swapped atomically)
+//! bin/ward-update -> ../update/<version>/ward-update  (swapped atomically)
 //! agent/<version>/ward-agent
-//! conf/agent.toml  conf/network.toml
+//! update/<version>/ward-update
+//! conf/agent.toml  conf/network.toml  conf/update.toml  conf/release.pub
 //! data/identity.json (0600)  data/status.json  data/agent.pid  data/agent.lock
-//! log/agent.log
+//! data/command-key.pub  data/protection.json  data/commands.json  data/notices/
+//! data/update.pid  data/update.lock  data/update-state.json
+//! data/stopped  data/uninstalling          (markers: no resurrection, no updates)
+//! log/agent.log  log/update.log
 //! ```
+//!
+//! `data/stopped` is written by an authorised `ward-agent stop` and removed
+//! by `ward-agent start`; `data/uninstalling` is written first thing by any
+//! uninstall. While either exists neither guardian (`ward-agent`,
+//! `ward-update`) restarts the other program.
 //!
 //! Directories are 0755 except `data/` (0700).
 
@@ -20,6 +30,8 @@ pub const DEFAULT_PREFIX: &str = "/usr/local/ward";
 
 /// Name of the agent executable.
 pub const AGENT_BIN: &str = "ward-agent";
+/// Name of the updater executable.
+pub const UPDATE_BIN: &str = "ward-update";
 
 /// Paths of one install.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +104,84 @@ impl Layout {
     pub fn lock_file(&self) -> PathBuf {
         self.data_dir().join("agent.lock")
     }
+    /// Public half of the server's command-signing key (base64).
+    pub fn command_key_file(&self) -> PathBuf {
+        self.data_dir().join("command-key.pub")
+    }
+    /// The signed tamper-protection statement last received.
+    pub fn protection_file(&self) -> PathBuf {
+        self.data_dir().join("protection.json")
+    }
+    /// Ids of commands already executed (replay protection).
+    pub fn commands_file(&self) -> PathBuf {
+        self.data_dir().join("commands.json")
+    }
+    /// Notices waiting to reach the server, one JSON file each.
+    pub fn notices_dir(&self) -> PathBuf {
+        self.data_dir().join("notices")
+    }
     pub fn log_dir(&self) -> PathBuf {
         self.prefix.join("log")
     }
     pub fn log_file(&self) -> PathBuf {
         self.log_dir().join("agent.log")
+    }
+
+    /// `bin/ward-update`, the updater's stable entry point (a symlink).
+    pub fn update_bin_link(&self) -> PathBuf {
+        self.bin_dir().join(UPDATE_BIN)
+    }
+    pub fn update_root(&self) -> PathBuf {
+        self.prefix.join("update")
+    }
+    pub fn update_version_dir(&self, version: &str) -> PathBuf {
+        self.update_root().join(version)
+    }
+    pub fn update_versioned_bin(&self, version: &str) -> PathBuf {
+        self.update_version_dir(version).join(UPDATE_BIN)
+    }
+    /// Target of the `bin/ward-update` symlink, relative to `bin/`.
+    pub fn update_link_target(version: &str) -> PathBuf {
+        Path::new("..")
+            .join("update")
+            .join(version)
+            .join(UPDATE_BIN)
+    }
+    /// Held (flock) while `ward-update run` runs.
+    pub fn update_lock_file(&self) -> PathBuf {
+        self.data_dir().join("update.lock")
+    }
+    /// The pid of `ward-update run`.
+    pub fn update_pid_file(&self) -> PathBuf {
+        self.data_dir().join("update.pid")
+    }
+    /// The updater's state: trusted metadata version, versions, last result.
+    pub fn update_state_file(&self) -> PathBuf {
+        self.data_dir().join("update-state.json")
+    }
+    /// `conf/update.toml`: the updater's settings.
+    pub fn update_toml(&self) -> PathBuf {
+        self.conf_dir().join("update.toml")
+    }
+    /// `conf/release.pub`: the release public key the updater trusts.
+    pub fn release_key(&self) -> PathBuf {
+        self.conf_dir().join("release.pub")
+    }
+    pub fn update_log_file(&self) -> PathBuf {
+        self.log_dir().join("update.log")
+    }
+    /// Written by an authorised `ward-agent stop`, removed by `start`:
+    /// while it exists neither guardian restarts the other program.
+    pub fn stopped_marker(&self) -> PathBuf {
+        self.data_dir().join("stopped")
+    }
+    /// Written first by any uninstall: no restarts, no updates.
+    pub fn uninstalling_marker(&self) -> PathBuf {
+        self.data_dir().join("uninstalling")
+    }
+    /// True while `data/stopped` or `data/uninstalling` exists.
+    pub fn resurrection_blocked(&self) -> bool {
+        self.stopped_marker().exists() || self.uninstalling_marker().exists()
     }
 
     /// Every directory of the layout with its mode, parents first.
@@ -105,6 +190,7 @@ impl Layout {
             (self.prefix.clone(), 0o755),
             (self.bin_dir(), 0o755),
             (self.agent_root(), 0o755),
+            (self.update_root(), 0o755),
             (self.conf_dir(), 0o755),
             (self.data_dir(), 0o700),
             (self.log_dir(), 0o755),
@@ -185,6 +271,27 @@ mod tests {
         assert_eq!(l.status(), Path::new("/opt/w/data/status.json"));
         assert_eq!(l.pid_file(), Path::new("/opt/w/data/agent.pid"));
         assert_eq!(l.log_file(), Path::new("/opt/w/log/agent.log"));
+        assert_eq!(l.update_bin_link(), Path::new("/opt/w/bin/ward-update"));
+        assert_eq!(
+            l.update_versioned_bin("1.2.3"),
+            Path::new("/opt/w/update/1.2.3/ward-update")
+        );
+        assert_eq!(l.update_lock_file(), Path::new("/opt/w/data/update.lock"));
+        assert_eq!(l.update_pid_file(), Path::new("/opt/w/data/update.pid"));
+        assert_eq!(
+            l.update_state_file(),
+            Path::new("/opt/w/data/update-state.json")
+        );
+        assert_eq!(l.stopped_marker(), Path::new("/opt/w/data/stopped"));
+        assert_eq!(
+            l.uninstalling_marker(),
+            Path::new("/opt/w/data/uninstalling")
+        );
+        assert_eq!(l.release_key(), Path::new("/opt/w/conf/release.pub"));
+        assert_eq!(
+            l.bin_dir().join(Layout::update_link_target("1.2.3")),
+            Path::new("/opt/w/bin/../update/1.2.3/ward-update")
+        );
         // The relative link target resolves from bin/ to the versioned binary.
         assert_eq!(
             l.bin_dir().join(Layout::link_target("1.2.3")),

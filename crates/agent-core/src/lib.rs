@@ -19,6 +19,17 @@
 //! * [`install`]: the install/repair flow the server's `install.sh` runs.
 //! * [`status_cmd`]: what `ward-agent status` prints.
 //! * [`doctor`]: `ward-agent doctor`, the offline-troubleshooting checks.
+//! * [`lifecycle`]: signed commands (remote uninstall, update check), the
+//!   tamper-protection gate with uninstall tokens, notices to the server,
+//!   uninstall, and re-identification of cloned installs; its
+//!   [`client`](lifecycle::client) makes the HTTPS calls of the updater and
+//!   guardian (release offer, release downloads, lifecycle reports) with the
+//!   agent credential.
+//! * [`guard`]: keeping the other program of the prefix running (the agent
+//!   guards `ward-update`, `ward-update` guards the agent), crash-loop
+//!   backoff; [`watchdog`]: the agent's own RSS and CPU caps.
+//! * [`updater_ctl`]: installing, starting and stopping `ward-update`.
+//! * [`version`](mod@version): the version a binary reports (crate version or stamp).
 //!
 //! Errors carry the process exit code ([`AgentError::exit_code`]).
 
@@ -26,23 +37,33 @@ pub mod backoff;
 pub mod config;
 pub mod daemon;
 pub mod doctor;
+pub mod download;
 pub mod enroll;
 mod error;
+pub mod guard;
 pub mod http;
 pub mod identity;
 pub mod install;
 pub mod layout;
+pub mod lifecycle;
 pub mod net;
 pub mod pipeline;
 pub mod service;
 pub mod session;
 pub mod status_cmd;
 pub mod status_file;
+pub mod supervise;
+pub mod updater_ctl;
+pub mod version;
+pub mod watchdog;
 
 pub use error::{exit_code, one_line, AgentError};
 
-/// Version of this agent (the workspace version).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Version of this binary: the workspace version, or its version stamp
+/// (see [`version`](mod@version)).
+pub fn version() -> &'static str {
+    version::version()
+}
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {

@@ -62,7 +62,7 @@ impl StatusReport {
     pub fn to_json(&self) -> Value {
         let mut v = match &self.status {
             Some(s) => serde_json::to_value(s).unwrap_or_else(|_| json!({})),
-            None => json!({ "agent_id": self.agent_id, "version": crate::VERSION }),
+            None => json!({ "agent_id": self.agent_id, "version": crate::version() }),
         };
         if let Value::Object(m) = &mut v {
             m.insert("running".into(), json!(self.running.is_some()));
@@ -79,7 +79,7 @@ impl StatusReport {
     pub fn to_text(&self, now_ms: i64) -> String {
         let s = self.status.as_ref();
         let dash = || "-".to_string();
-        let version = s.map_or(crate::VERSION, |s| s.version.as_str());
+        let version = s.map_or(crate::version(), |s| s.version.as_str());
         let process = match self.running {
             Some(0) => "running".to_string(),
             Some(pid) => format!("running (pid {pid})"),

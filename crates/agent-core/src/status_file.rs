@@ -71,7 +71,7 @@ impl AgentStatus {
         AgentStatus {
             pid,
             agent_id: agent_id.to_string(),
-            version: crate::VERSION.to_string(),
+            version: crate::version().to_string(),
             session: SessionState::Connecting,
             endpoint: None,
             path: None,
@@ -197,6 +197,11 @@ impl StatusWriter {
             s.connected_since = None;
             s.last_error = Some(error);
         });
+    }
+
+    /// The agent got a new identity (it is a copy of another install).
+    pub fn agent_id(&mut self, agent_id: &str) {
+        self.update(|s| s.agent_id = agent_id.to_string());
     }
 
     /// The agent is stopping.

@@ -10,27 +10,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{make_cert, wait_for, TestServer};
+use support::{
+    fast_agent_config, make_cert, runner_params, stop_agent, wait_for, TestServer, FAST,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use ward_agent_core::config::{AgentConfig, NetworkConfig};
-use ward_agent_core::http::Endpoint;
-use ward_agent_core::identity::Identity;
+use ward_agent_core::config::NetworkConfig;
 use ward_agent_core::net::NetOptions;
-use ward_agent_core::session::{run_sessions_with, NetRuntime, RunnerParams};
+use ward_agent_core::session::{run_sessions_with, NetRuntime};
 use ward_agent_core::status_file::{AgentStatus, SessionState};
-use ward_proto::{AgentMsg, Policy};
-
-const FAST: Policy = Policy {
-    keepalive_secs: 1,
-    missed_keepalives: 3,
-    report_interval_secs: 3600,
-};
+use ward_proto::AgentMsg;
 
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     status_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -47,10 +41,7 @@ impl Agent {
     }
 
     fn shutdown(self, rt: &tokio::runtime::Runtime) {
-        self.stop.send(true).unwrap();
-        rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), self.task).await })
-            .expect("agent stops within 5 s")
-            .unwrap();
+        stop_agent(rt, &self.stop, self.task);
     }
 }
 
@@ -63,27 +54,15 @@ fn start_agent(
 ) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let status_path = dir.path().join("status.json");
-    let params = RunnerParams {
-        endpoints: endpoints
-            .iter()
-            .map(|e| Endpoint::parse(e).unwrap())
-            .collect(),
-        tls: ward_pki::pin::pinned_client_config(pin).unwrap(),
-        identity: Identity {
-            agent_id: "ag_f".into(),
-            credential: credential.into(),
-            fingerprint: "fp-f".into(),
-        },
-        fingerprint: "fp-f".into(),
-        config: AgentConfig {
-            reconnect_min_backoff_ms: 50,
-            reconnect_max_backoff_ms: 200,
-            report_check_secs: 1,
-            ..AgentConfig::default()
-        },
-        status_path: status_path.clone(),
-        host_paths: Default::default(),
-    };
+    let params = runner_params(
+        endpoints,
+        pin,
+        "ag_f",
+        credential,
+        "fp-f",
+        fast_agent_config(),
+        status_path.clone(),
+    );
     let (stop, rx) = watch::channel(false);
     let task = rt.spawn(run_sessions_with(params, net, rx));
     Agent {

@@ -11,36 +11,24 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{wait_for, Control, TestServer};
+use support::{fast_agent_config, runner_params, stop_agent, wait_for, Control, TestServer, FAST};
 use tokio::sync::watch;
 use ward_agent_core::config::AgentConfig;
-use ward_agent_core::http::Endpoint;
-use ward_agent_core::identity::Identity;
 use ward_agent_core::layout::Layout;
 use ward_agent_core::pipeline::Pipeline;
-use ward_agent_core::session::{run_sessions_piped, NetRuntime, RunnerParams};
+use ward_agent_core::session::{run_sessions_piped, NetRuntime};
 use ward_agent_core::status_file::AgentStatus;
 use ward_events::EventData;
-use ward_proto::{AgentMsg, Policy, MAX_EVENTS_PER_BATCH};
-
-const FAST: Policy = Policy {
-    keepalive_secs: 1,
-    missed_keepalives: 3,
-    report_interval_secs: 3600,
-};
+use ward_proto::{AgentMsg, MAX_EVENTS_PER_BATCH};
 
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     pipeline: Pipeline,
 }
 
 fn config(log: &Path) -> AgentConfig {
-    let mut c = AgentConfig {
-        reconnect_min_backoff_ms: 50,
-        reconnect_max_backoff_ms: 200,
-        ..AgentConfig::default()
-    };
+    let mut c = fast_agent_config();
     c.collect.auth.paths = vec![log.display().to_string()];
     c.collect.auth.journald = "off".into();
     c.collect.auth.wtmp = false;
@@ -55,19 +43,15 @@ fn start(server: &TestServer, prefix: &Path, log: &Path, credential: &str) -> Ag
     let layout = Layout::new(prefix);
     let config = config(log);
     let pipeline = Pipeline::start(&layout, &config).unwrap();
-    let params = RunnerParams {
-        endpoints: vec![Endpoint::parse(&server.url).unwrap()],
-        tls: ward_pki::pin::pinned_client_config(&server.pin()).unwrap(),
-        identity: Identity {
-            agent_id: "ag_pipe".into(),
-            credential: credential.into(),
-            fingerprint: "fp".into(),
-        },
-        fingerprint: "fp".into(),
+    let params = runner_params(
+        std::slice::from_ref(&server.url),
+        &server.pin(),
+        "ag_pipe",
+        credential,
+        "fp",
         config,
-        status_path: layout.status(),
-        host_paths: Default::default(),
-    };
+        layout.status(),
+    );
     let (stop, rx) = watch::channel(false);
     server.rt.spawn(pipeline.run(rx.clone()));
     let handle = pipeline.handle();
@@ -86,12 +70,7 @@ fn start(server: &TestServer, prefix: &Path, log: &Path, credential: &str) -> Ag
 
 impl Agent {
     fn shutdown(self, server: &TestServer) {
-        self.stop.send(true).unwrap();
-        server
-            .rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), self.task).await })
-            .expect("agent stops within 5 s")
-            .unwrap();
+        stop_agent(&server.rt, &self.stop, self.task);
         self.pipeline.shutdown();
     }
 }

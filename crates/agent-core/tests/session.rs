@@ -5,24 +5,15 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use support::{wait_for, Control, TestServer};
+use support::{fast_agent_config, runner_params, stop_agent, wait_for, Control, TestServer, FAST};
 use tokio::sync::watch;
-use ward_agent_core::config::AgentConfig;
-use ward_agent_core::http::Endpoint;
-use ward_agent_core::identity::Identity;
-use ward_agent_core::session::{run_sessions, RunnerParams};
+use ward_agent_core::session::run_sessions;
 use ward_agent_core::status_file::{AgentStatus, SessionState};
 use ward_proto::{AgentMsg, Policy};
 
-const FAST: Policy = Policy {
-    keepalive_secs: 1,
-    missed_keepalives: 3,
-    report_interval_secs: 3600,
-};
-
 struct Agent {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<ward_agent_core::session::SessionsEnd>,
     status_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -34,12 +25,7 @@ impl Agent {
 
     /// Stops the agent, checks it returns promptly; returns its last status.
     fn shutdown(self, server: &TestServer) -> AgentStatus {
-        self.stop.send(true).unwrap();
-        server
-            .rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), self.task).await })
-            .expect("agent stops within 5 s of shutdown")
-            .unwrap();
+        stop_agent(&server.rt, &self.stop, self.task);
         AgentStatus::read(&self.status_path).unwrap().unwrap()
     }
 }
@@ -47,24 +33,15 @@ impl Agent {
 fn start_agent(server: &TestServer, credential: &str, agent_id: &str, pin: &str) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let status_path = dir.path().join("status.json");
-    let params = RunnerParams {
-        endpoints: vec![Endpoint::parse(&server.url).unwrap()],
-        tls: ward_pki::pin::pinned_client_config(pin).unwrap(),
-        identity: Identity {
-            agent_id: agent_id.into(),
-            credential: credential.into(),
-            fingerprint: "fp-test".into(),
-        },
-        fingerprint: "fp-test".into(),
-        config: AgentConfig {
-            reconnect_min_backoff_ms: 50,
-            reconnect_max_backoff_ms: 200,
-            report_check_secs: 1,
-            ..AgentConfig::default()
-        },
-        status_path: status_path.clone(),
-        host_paths: Default::default(),
-    };
+    let params = runner_params(
+        std::slice::from_ref(&server.url),
+        pin,
+        agent_id,
+        credential,
+        "fp-test",
+        fast_agent_config(),
+        status_path.clone(),
+    );
     let (stop, rx) = watch::channel(false);
     let task = server.rt.spawn(run_sessions(params, rx));
     Agent {
@@ -100,7 +77,7 @@ fn hello_welcome_report_then_keepalives_at_policy_interval() {
     }
     match &msgs[1].1 {
         AgentMsg::Report { report } => {
-            assert_eq!(report.agent_version, ward_agent_core::VERSION);
+            assert_eq!(report.agent_version, ward_agent_core::version());
             assert!(!report.hostname.is_empty());
         }
         other => panic!("second message must be a report, got {other:?}"),

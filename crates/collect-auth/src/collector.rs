@@ -527,7 +527,9 @@ fn poll_journal(
     let mut cursor = None;
     for l in &lines {
         if let Some(jl) = entry_to_line(l) {
-            parse_text(&jl.line, "journald", year, offset, now, keep_raw, out);
+            if jl.auth {
+                parse_text(&jl.line, "journald", year, offset, now, keep_raw, out);
+            }
             if jl.cursor.is_some() {
                 cursor = jl.cursor;
             }

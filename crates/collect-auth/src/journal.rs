@@ -1,9 +1,16 @@
 //! journald, read through `journalctl -f -o json` (no libsystemd): entries
 //! of the `auth` and `authpriv` facilities, rendered as RFC 3339 syslog
 //! lines for the auth-log parser, resumed after a persisted cursor.
+//!
+//! The facilities are chosen here, not with journalctl matches: systemd
+//! 252's `journalctl --follow` with a match (`SYSLOG_FACILITY=10`) prints
+//! only the last of several entries written at once and skips the others
+//! (seen with Debian 12's journald; `tests/e2e/tests/detection.rs` writes
+//! such a burst), so every entry is read and the others are dropped.
 
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
@@ -14,11 +21,16 @@ use crate::clock::rfc3339_utc_micros;
 /// Longest journal JSON line kept (longer ones are skipped).
 pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
 
+/// Syslog facilities of login messages: `auth` (4) and `authpriv` (10).
+pub const AUTH_FACILITIES: [&str; 2] = ["4", "10"];
+
 /// One journal entry as a syslog line, with its cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalLine {
     pub line: String,
     pub cursor: Option<String>,
+    /// The entry's `SYSLOG_FACILITY` is `auth` or `authpriv`.
+    pub auth: bool,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -69,6 +81,7 @@ pub fn entry_to_line(json: &[u8]) -> Option<JournalLine> {
     Some(JournalLine {
         line,
         cursor: field("__CURSOR"),
+        auth: field("SYSLOG_FACILITY").is_some_and(|f| AUTH_FACILITIES.contains(&f.as_str())),
     })
 }
 
@@ -97,10 +110,19 @@ impl JournalProcess {
                 cmd.arg("--lines=0");
             }
         }
-        cmd.args(["SYSLOG_FACILITY=4", "SYSLOG_FACILITY=10"])
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours;
+        // journalctl ends with the agent even when the agent is killed.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn()?;
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();
@@ -204,6 +226,7 @@ mod tests {
             "2026-12-03T10:00:00.123456+00:00 web-1 sshd-session[812]: Failed password for root from 192.0.2.9 port 4711 ssh2"
         );
         assert_eq!(l.cursor.as_deref(), Some("s=1;i=2"));
+        assert!(l.auth);
         let ev: Vec<_> =
             ward_authlog::parse_line(&l.line, &ward_authlog::ParseContext::new(2026, "journald"))
                 .collect();
@@ -228,6 +251,9 @@ mod tests {
             l.line,
             "1970-01-01T00:00:01.000000+00:00 localhost sshd: Invalid user a b from 192.0.2.1 port 22"
         );
+        assert!(!l.auth, "no facility: not a login message");
+        let daemon = br#"{"__REALTIME_TIMESTAMP":"1","MESSAGE":"x","SYSLOG_FACILITY":"3"}"#;
+        assert!(!entry_to_line(daemon).unwrap().auth);
         assert!(entry_to_line(b"{\"MESSAGE\":\"x\"}").is_none());
         assert!(entry_to_line(b"not json").is_none());
     }

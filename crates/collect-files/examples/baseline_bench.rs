@@ -44,7 +44,11 @@ fn main() {
     let mut walk = Walk::new(&plan, 10_000_000);
     let mut paths = Vec::new();
     while !walk.done() {
-        walk.step(Duration::from_secs(3600), |_| {}, |p| paths.push(p.to_path_buf()));
+        walk.step(
+            Duration::from_secs(3600),
+            |_| {},
+            |p| paths.push(p.to_path_buf()),
+        );
     }
     let (mut files, mut bytes, mut hashed) = (0u64, 0u64, 0u64);
     let mut b = Baseline::new();

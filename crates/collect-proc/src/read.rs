@@ -229,6 +229,9 @@ impl ProcFs {
             None if ppid.is_some() && !self.root.join(pid.to_string()).exists() => return None,
             None => (String::new(), false, false, true),
         };
+        // What rules test most comes first: a short-lived process may be
+        // gone before the rest is read.
+        let cmdline = self.cmdline(pid);
         let uid = self.uid(pid);
         let cwd = read_link(&self.pid_path(pid, "cwd"));
         let login_uid = std::fs::read_to_string(self.pid_path(pid, "loginuid"))
@@ -242,7 +245,7 @@ impl ProcFs {
             exe,
             exe_deleted,
             memfd,
-            cmdline: self.cmdline(pid),
+            cmdline,
             cwd,
             login_uid,
             stdin: self.fd(pid, 0),

@@ -17,4 +17,6 @@ pub mod server;
 
 pub use error::{ConfigError, Problem};
 pub use layered::{load_layered, load_layered_with, Origins, Override};
-pub use server::{CliOverrides, Limits, LogConfig, LogFormat, ServerConfig, TlsConfig, ENV_PREFIX};
+pub use server::{
+    CliOverrides, Limits, LogConfig, LogFormat, ReleaseConfig, ServerConfig, TlsConfig, ENV_PREFIX,
+};

@@ -30,9 +30,36 @@ pub struct ServerConfig {
     pub policy: Policy,
     /// Agent packages, `<packages_dir>/<platform>/ward-agent`; default `<data_dir>/packages`.
     pub packages_dir: Option<PathBuf>,
+    /// Detection rules added to the built-in ones: every `*.yml`/`*.yaml`
+    /// file under it (Sigma rules, e.g. SigmaHQ's Linux rules), read at
+    /// start; default `<data_dir>/rules`.
+    pub rules_dir: Option<PathBuf>,
     pub log: LogConfig,
     pub limits: Limits,
+    /// `[release]`: signed agent release metadata.
+    pub release: ReleaseConfig,
 }
+
+/// Agent release metadata (see the `ward-release` crate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// How long signed release metadata stays valid. The server re-signs it
+    /// (with a new version) once less than half of this is left; updaters
+    /// refuse metadata past its expiry.
+    pub metadata_expiry_secs: u64,
+}
+
+impl Default for ReleaseConfig {
+    fn default() -> Self {
+        ReleaseConfig {
+            metadata_expiry_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Shortest accepted `release.metadata_expiry_secs`.
+pub const MIN_METADATA_EXPIRY_SECS: u64 = 60;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -43,8 +70,10 @@ impl Default for ServerConfig {
             tls: TlsConfig::default(),
             policy: Policy::default(),
             packages_dir: None,
+            rules_dir: None,
             log: LogConfig::default(),
             limits: Limits::default(),
+            release: ReleaseConfig::default(),
         }
     }
 }
@@ -146,6 +175,13 @@ impl ServerConfig {
             .unwrap_or_else(|| self.data_dir.join("packages"))
     }
 
+    /// Directory of added detection rules.
+    pub fn rules_dir(&self) -> PathBuf {
+        self.rules_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("rules"))
+    }
+
     /// Every problem with this configuration (empty when usable).
     pub fn validate(&self) -> Vec<Problem> {
         let mut p = Vec::new();
@@ -172,6 +208,18 @@ impl ServerConfig {
                     add(key, format!("cannot read {}: {e}", path.display()));
                 }
             }
+        }
+        if self.release.metadata_expiry_secs < MIN_METADATA_EXPIRY_SECS
+            || self.release.metadata_expiry_secs > 366 * 24 * 3600
+        {
+            add(
+                "release.metadata_expiry_secs",
+                format!(
+                    "must be between {MIN_METADATA_EXPIRY_SECS} and {} seconds, got {}",
+                    366 * 24 * 3600,
+                    self.release.metadata_expiry_secs
+                ),
+            );
         }
         if let Err(m) = self.policy.validate() {
             let key = m.split_whitespace().next().unwrap_or("");
@@ -206,12 +254,17 @@ impl ServerConfig {
                 format!("{} exists and is not a directory", self.data_dir.display()),
             );
         }
-        if let Some(d) = &self.packages_dir {
-            if d.exists() && !d.is_dir() {
-                add(
-                    "packages_dir",
-                    format!("{} exists and is not a directory", d.display()),
-                );
+        for (key, dir) in [
+            ("packages_dir", &self.packages_dir),
+            ("rules_dir", &self.rules_dir),
+        ] {
+            if let Some(d) = dir {
+                if d.exists() && !d.is_dir() {
+                    add(
+                        key,
+                        format!("{} exists and is not a directory", d.display()),
+                    );
+                }
             }
         }
         p

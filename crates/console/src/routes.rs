@@ -9,7 +9,10 @@ use axum::Router;
 
 use crate::host::ConsoleHost;
 use crate::http::middleware::{require_signed_in, security_headers, session_and_csrf};
-use crate::pages::{agents, asset, assets, live, overview, policy, signin, uninstall};
+use crate::pages::{
+    agents, alert, alerts, asset, assets, live, outputs, overview, policy, signin, uninstall,
+    updates, whitelist,
+};
 use crate::statics;
 
 /// Every console route, for any outer router state.
@@ -28,6 +31,9 @@ where
         .route("/console/assets", get(assets::page))
         .route("/console/assets/uninstall", post(uninstall::post))
         .route("/console/assets/{id}", get(asset::page))
+        .route("/console/assets/{id}/token", post(asset::token))
+        .route("/console/commands/{id}/cancel", post(uninstall::cancel))
+        .route(policy::TAMPER_PATH, post(policy::save_tamper))
         .route(agents::PATH, get(agents::page))
         .route("/console/settings/keys", post(agents::create_key))
         .route(
@@ -35,6 +41,17 @@ where
             post(agents::revoke_key),
         )
         .route(policy::PATH, get(policy::page).post(policy::save))
+        .route(alerts::PATH, get(alerts::page))
+        .route("/console/alerts/state", post(alerts::set_state))
+        .route(whitelist::PATH, get(whitelist::page).post(whitelist::add))
+        .route(
+            "/console/alerts/whitelist/{id}/delete",
+            post(whitelist::delete),
+        )
+        .route("/console/alerts/{id}", get(alert::page))
+        .route("/console/alerts/{id}/whitelist", post(alert::whitelist))
+        .route(outputs::PATH, get(outputs::page).post(outputs::save))
+        .route(updates::PATH, get(updates::page).post(updates::save))
         .route("/console/live", get(live::status))
         .route("/console/signout", post(signin::sign_out))
         .route_layer(from_fn(require_signed_in));

@@ -155,7 +155,7 @@ async fn every_form_needs_the_session_csrf_token() {
     add_key(&*f.host.store, "key_a", "a", None).await;
     let (cookie, csrf) = sign_in(&f.app, PASSWORD).await;
     let (_, other_csrf) = sign_in(&f.app, PASSWORD).await;
-    let forms: [(&str, Vec<(&str, &str)>); 5] = [
+    let forms: [(&str, Vec<(&str, &str)>); 8] = [
         ("/console/settings/keys", vec![("label", "x")]),
         ("/console/settings/keys/key_a/revoke", vec![]),
         (
@@ -167,6 +167,9 @@ async fn every_form_needs_the_session_csrf_token() {
             ],
         ),
         ("/console/assets/uninstall", vec![("id", "as_1")]),
+        ("/console/settings/policy/tamper", vec![("default", "1")]),
+        ("/console/assets/as_1/token", vec![("expires", "3600")]),
+        ("/console/commands/cmd_1/cancel", vec![("asset", "as_1")]),
         ("/console/signout", vec![]),
     ];
     for (path, fields) in &forms {
@@ -196,6 +199,7 @@ async fn every_form_needs_the_session_csrf_token() {
         .is_none());
     assert_eq!(f.host.store.list_keys().await.unwrap().len(), 1);
     assert_eq!(f.host.policy(), Policy::default());
+    assert_eq!(f.host.tamper_protection(), Default::default());
     assert_eq!(
         get(&f.app, "/console/", Some(&cookie)).await.status,
         StatusCode::OK
@@ -446,4 +450,114 @@ async fn assets_page_pages_with_the_store_cursor_and_filters() {
     let stale = get(&f.app, "/console/assets?cursor=not-a-cursor", Some(&cookie)).await;
     assert_eq!(stale.status, StatusCode::OK);
     assert!(stale.body.contains("no longer valid"));
+}
+
+#[tokio::test]
+async fn updates_page_lists_releases_and_saves_the_rollout() {
+    let f = fixture().await;
+    let (cookie, csrf) = sign_in(&f.app, PASSWORD).await;
+    let store = f.host.store();
+    store
+        .add_release(&ward_store::Release {
+            version: "0.2.0".into(),
+            platform: "linux-x86_64".into(),
+            agent: ward_store::ReleaseFile {
+                sha256: "ab".repeat(32),
+                size: 4 << 20,
+            },
+            update: None,
+            added_at: 1_700_000_000_000,
+            notes: Some("<b>fixes</b>".into()),
+        })
+        .await
+        .unwrap();
+    let page = get(&f.app, "/console/settings/updates", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("data-release=\"0.2.0\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("abababababab"), "short hash shown");
+    assert!(page.body.contains("&lt;b&gt;fixes"), "notes are escaped");
+    assert!(page.body.contains("TESTKEY+release/public="));
+
+    // Save: pinned, 25 %, two groups.
+    let res = post(
+        &f.app,
+        "/console/settings/updates",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("pinned_version", "0.2.0"),
+            ("percentage", "25"),
+            ("groups", "canary, web"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let r = f.host.rollout().await.unwrap();
+    assert_eq!(r.pinned_version.as_deref(), Some("0.2.0"));
+    assert_eq!((r.percentage, r.groups.len()), (25, 2));
+    // Bad values: 400, a message, nothing changed.
+    let res = post(
+        &f.app,
+        "/console/settings/updates",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("pinned_version", ""),
+            ("percentage", "150"),
+            ("groups", ""),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("0 to 100") && res.body.contains("Nothing was changed"));
+    assert_eq!(f.host.rollout().await.unwrap().percentage, 25);
+    // Without the CSRF token: refused.
+    let res = post(
+        &f.app,
+        "/console/settings/updates",
+        Some(&cookie),
+        &[("percentage", "10")],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(f.host.rollout().await.unwrap().percentage, 25);
+}
+
+#[tokio::test]
+async fn asset_page_shows_updates_and_guardian_events() {
+    let f = fixture().await;
+    let (cookie, _) = sign_in(&f.app, PASSWORD).await;
+    let store = f.host.store();
+    add_key(store, "key_a", "a", None).await;
+    enroll(
+        store,
+        "ag_1",
+        "key_a",
+        report("web-1", "Debian", &["10.0.0.1"]),
+    )
+    .await;
+    store
+        .add_lifecycle_event(&ward_store::NewLifecycleEvent {
+            asset_id: "ag_1".into(),
+            at: 1_700_000_000_000,
+            received_at: 1_700_000_000_000,
+            kind: "update_rolled_back".into(),
+            program: "ward-agent".into(),
+            from_version: Some("0.1.0".into()),
+            to_version: Some("0.1.1".into()),
+            detail: Some("not_online".into()),
+            message: "ward-agent 0.1.1 did not come online (<i>x</i>); rolled back to 0.1.0".into(),
+        })
+        .await
+        .unwrap();
+    let page = get(&f.app, "/console/assets/ag_1", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Updates and guardian"));
+    assert!(page.body.contains("Rolled back"));
+    assert!(page.body.contains("0.1.0 → 0.1.1"));
+    assert!(page.body.contains("&lt;i&gt;x"), "agent text escaped");
 }

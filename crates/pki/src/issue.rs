@@ -320,6 +320,44 @@ fn civil_from_days(z: i64) -> (i32, u8, u8) {
     (y as i32, m as u8, d as u8)
 }
 
+/// The methods every ed25519 key of the server has (`self.key`).
+macro_rules! signing_key_methods {
+    () => {
+        /// The 32-byte public key, standard base64.
+        pub fn public_b64(&self) -> String {
+            STANDARD.encode(self.key.verifying_key().to_bytes())
+        }
+
+        /// The 64-byte ed25519 signature of `data`, standard base64.
+        pub fn sign(&self, data: &[u8]) -> String {
+            STANDARD.encode(self.key.sign(data).to_bytes())
+        }
+
+        /// Signs `payload` (serialized to JSON once, and that exact text is what
+        /// is signed) as a document of `domain` (see [`crate::signed`]).
+        pub fn sign_document<T: serde::Serialize>(
+            &self,
+            domain: &str,
+            payload: &T,
+        ) -> Result<ward_proto::Signed, PkiError> {
+            let text = serde_json::to_string(payload).map_err(|e| PkiError::Invalid {
+                path: PathBuf::from(domain),
+                message: format!("encoding a signed document: {e}"),
+            })?;
+            let signature = self.sign(&crate::signed::message(domain, &text));
+            Ok(ward_proto::Signed {
+                payload: text,
+                signature,
+            })
+        }
+
+        /// The public half, for verifying.
+        pub fn verifier(&self) -> crate::signed::Verifier {
+            crate::signed::Verifier::from_key(self.key.verifying_key())
+        }
+    };
+}
+
 /// The ed25519 key the server signs agent commands with.
 pub struct CommandKey {
     key: SigningKey,
@@ -336,34 +374,58 @@ impl fmt::Debug for CommandKey {
 impl CommandKey {
     /// Loads the PKCS#8 PEM key at `path`, or creates it (0600).
     pub fn load_or_create(path: &Path) -> Result<CommandKey, PkiError> {
-        if path.exists() {
-            let pem = std::fs::read_to_string(path).map_err(io_err(path))?;
-            let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| invalid(path, e))?;
-            return Ok(CommandKey { key });
-        }
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
-        let key = SigningKey::from_bytes(&seed);
-        // PKCS#8 v1 (no embedded public key): the form OpenSSL also reads.
-        let pem = KeypairBytes {
-            secret_key: seed,
-            public_key: None,
-        }
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| invalid(path, e))?;
-        write_secret_file(path, pem.as_bytes()).map_err(io_err(path))?;
-        Ok(CommandKey { key })
+        Ok(CommandKey {
+            key: load_or_create_ed25519(path)?,
+        })
     }
 
-    /// The 32-byte public key, standard base64.
-    pub fn public_b64(&self) -> String {
-        STANDARD.encode(self.key.verifying_key().to_bytes())
+    signing_key_methods!();
+}
+
+/// Loads the ed25519 PKCS#8 PEM key at `path`, or creates it (0600).
+fn load_or_create_ed25519(path: &Path) -> Result<SigningKey, PkiError> {
+    if path.exists() {
+        let pem = std::fs::read_to_string(path).map_err(io_err(path))?;
+        return SigningKey::from_pkcs8_pem(&pem).map_err(|e| invalid(path, e));
+    }
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let key = SigningKey::from_bytes(&seed);
+    // PKCS#8 v1 (no embedded public key): the form OpenSSL also reads.
+    let pem = KeypairBytes {
+        secret_key: seed,
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| invalid(path, e))?;
+    write_secret_file(path, pem.as_bytes()).map_err(io_err(path))?;
+    Ok(key)
+}
+
+/// The ed25519 key the server signs agent release metadata with. Created at
+/// the server's first start (0600 in the data dir), never served: agents
+/// receive only its public half, at enrollment, over the pinned TLS.
+pub struct ReleaseKey {
+    key: SigningKey,
+}
+
+impl fmt::Debug for ReleaseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReleaseKey")
+            .field("public", &self.public_b64())
+            .finish()
+    }
+}
+
+impl ReleaseKey {
+    /// Loads the PKCS#8 PEM key at `path`, or creates it (0600).
+    pub fn load_or_create(path: &Path) -> Result<ReleaseKey, PkiError> {
+        Ok(ReleaseKey {
+            key: load_or_create_ed25519(path)?,
+        })
     }
 
-    /// The 64-byte ed25519 signature of `data`, standard base64.
-    pub fn sign(&self, data: &[u8]) -> String {
-        STANDARD.encode(self.key.sign(data).to_bytes())
-    }
+    signing_key_methods!();
 }
 
 #[cfg(test)]

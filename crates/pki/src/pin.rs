@@ -7,7 +7,7 @@
 //! validity dates are not checked), and still verifies the TLS handshake
 //! signatures so the server must hold the private key.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -164,10 +164,16 @@ fn digest_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     crate::secret::constant_time_eq(a, b)
 }
 
-/// A rustls verifier that trusts exactly one server public key.
+/// A rustls verifier that trusts exactly one server public key; or, made
+/// with [`PinnedVerifier::recording`] for diagnosis only, any key. Either
+/// way it records the pin of the last key it saw ([`PinnedVerifier::seen`])
+/// and verifies the handshake signatures, so the server must hold the
+/// private key of the certificate it shows.
 #[derive(Debug)]
 pub struct PinnedVerifier {
-    pin: [u8; 32],
+    /// `None`: accept any key (diagnosis: "TLS works, but is it our key?").
+    pin: Option<[u8; 32]>,
+    seen: Mutex<Option<[u8; 32]>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -179,10 +185,30 @@ impl PinnedVerifier {
 
     /// A verifier for a SHA-256 SPKI digest, using the ring provider.
     pub fn from_digest(pin: [u8; 32]) -> Self {
+        Self::with(Some(pin))
+    }
+
+    /// A verifier that accepts any server key and records its pin. Nothing
+    /// may be sent over such a connection before [`PinnedVerifier::seen`]
+    /// was compared with the expected pin.
+    pub fn recording() -> Self {
+        Self::with(None)
+    }
+
+    fn with(pin: Option<[u8; 32]>) -> Self {
         PinnedVerifier {
             pin,
+            seen: Mutex::new(None),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         }
+    }
+
+    /// The pin of the key the last handshake saw.
+    pub fn seen(&self) -> Option<String> {
+        self.seen
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(format_pin))
     }
 }
 
@@ -195,16 +221,21 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let got = spki_sha256(end_entity.as_ref())
-            .map_err(|e| rustls::Error::General(format!("{PIN_MISMATCH} ({e})")))?;
-        if digest_eq(&got, &self.pin) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
+        let got = spki_sha256(end_entity.as_ref()).map_err(|e| match self.pin {
+            Some(_) => rustls::Error::General(format!("{PIN_MISMATCH} ({e})")),
+            None => rustls::Error::General(format!("unreadable server certificate: {e}")),
+        })?;
+        if let Ok(mut s) = self.seen.lock() {
+            *s = Some(got);
+        }
+        match &self.pin {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(pin) if digest_eq(&got, pin) => Ok(ServerCertVerified::assertion()),
+            Some(pin) => Err(rustls::Error::General(format!(
                 "{PIN_MISMATCH} (expected {}, server has {})",
-                format_pin(&self.pin),
+                format_pin(pin),
                 format_pin(&got)
-            )))
+            ))),
         }
     }
 
@@ -243,10 +274,11 @@ impl ServerCertVerifier for PinnedVerifier {
     }
 }
 
-/// A client config (ring provider, TLS 1.2/1.3, ALPN `http/1.1`) that trusts
-/// only the server key named by `pin`.
-pub fn pinned_client_config(pin: &str) -> Result<Arc<rustls::ClientConfig>, PinError> {
-    let verifier = Arc::new(PinnedVerifier::new(pin)?);
+/// A client config (ring provider, TLS 1.2/1.3, ALPN `http/1.1`) that uses
+/// `verifier`.
+pub fn client_config_with(
+    verifier: Arc<PinnedVerifier>,
+) -> Result<Arc<rustls::ClientConfig>, PinError> {
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -257,6 +289,19 @@ pub fn pinned_client_config(pin: &str) -> Result<Arc<rustls::ClientConfig>, PinE
     .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A client config that trusts only the server key named by `pin`.
+pub fn pinned_client_config(pin: &str) -> Result<Arc<rustls::ClientConfig>, PinError> {
+    client_config_with(Arc::new(PinnedVerifier::new(pin)?))
+}
+
+/// A client config that accepts any server key and records its pin, with
+/// its verifier (diagnosis only, see [`PinnedVerifier::recording`]).
+pub fn recording_client_config(
+) -> Result<(Arc<rustls::ClientConfig>, Arc<PinnedVerifier>), PinError> {
+    let verifier = Arc::new(PinnedVerifier::recording());
+    Ok((client_config_with(verifier.clone())?, verifier))
 }
 
 #[cfg(test)]

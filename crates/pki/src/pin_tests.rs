@@ -186,3 +186,25 @@ fn pinned_client_config_rejects_a_bad_pin() {
         Err(PinError::BadPin(_))
     ));
 }
+
+#[test]
+fn recording_verifier_accepts_any_key_and_reports_its_pin() {
+    let a = openssl_cert("ec -pkeyopt ec_paramgen_curve:P-256");
+    let b = openssl_cert("rsa:2048");
+    for server in [&a, &b] {
+        let (cfg, rec) = recording_client_config().unwrap();
+        assert_eq!(rec.seen(), None);
+        handshake(cfg, server, &[&rustls::version::TLS13]).expect("any key is accepted");
+        assert_eq!(rec.seen().as_deref(), Some(server.oracle_pin.as_str()));
+    }
+    // A pinned verifier records the key it refused, too.
+    let v = Arc::new(PinnedVerifier::new(&a.oracle_pin).unwrap());
+    let err = handshake(
+        client_config_with(v.clone()).unwrap(),
+        &b,
+        &[&rustls::version::TLS13],
+    )
+    .expect_err("other key is refused");
+    assert!(err.to_string().contains(PIN_MISMATCH), "{err}");
+    assert_eq!(v.seen().as_deref(), Some(b.oracle_pin.as_str()));
+}

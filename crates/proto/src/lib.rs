@@ -47,6 +47,58 @@
 //! events only once acknowledged and re-sends unacknowledged ones after a
 //! reconnect; the server drops events whose id is not above the highest id it
 //! already stored for that asset, so each event is stored exactly once.
+//!
+//! # Agent lifecycle (updater and guardian)
+//!
+//! Plain HTTPS requests on the same port, authenticated with the agent
+//! credential (`Authorization: Bearer wa1.…`) like the session upgrade:
+//!
+//! * `GET` [`RELEASE_PATH`] → [`ReleaseOffer`]: the signed release metadata
+//!   (an envelope of the `ward-release` crate), the version the server's
+//!   rollout chose for this agent, and the release public key.
+//! * `GET /download/release/<version>/<platform>/<file>` (public, like the
+//!   installer's `/download/agent/<platform>`): a release file; its SHA-256
+//!   and size are in the signed metadata, not trusted from the transport.
+//! * `POST` [`LIFECYCLE_PATH`] with a [`LifecycleReport`] → 204: what the
+//!   updater or the guardian did (update installed, rolled back, refused,
+//!   failed; crash loop; resource cap). The server stores it on the asset of
+//!   the credential.
+//!
+//! The release public key reaches an agent first in [`EnrollResponse`]
+//! (`release_key`), over the pinned TLS; an install that kept its identity
+//! (a repair) gets it from [`ReleaseOffer::release_key`] over the same
+//! pinned, authenticated channel. The updater never replaces a key it
+//! already trusts.
+//!
+//! # Lifecycle: commands, tamper protection, cloned hosts
+//!
+//! Additive messages of version 1 (see [`lifecycle`]), sent by the server
+//! only to agents that list the matching [`lifecycle::capability`] in
+//! `Hello.capabilities`:
+//!
+//! ```text
+//!   | <- Command{command: Signed} ---------- |  signed, bound to the agent, expiring
+//!   | -- CommandResult{id, outcome, ..} ---> |  accepted | done | failed | rejected
+//!   | <- Protection{statement: Signed} ----- |  tamper protection on/off, after Welcome and on change
+//!   | -- Notice{notice} -------------------> |  tamper attempts (also POST NOTICE_PATH)
+//!   | <- NoticeAck{id} --------------------- |
+//!   | <- Reidentify{agent_id, credential} -- |  instead of Welcome: this install is a copy
+//! ```
+//!
+//! `Reidentify` answers a `Hello` whose fingerprint is not the one the
+//! identity was enrolled with, or a second live session of the identity
+//! from another agent process that keeps coming back: the copy receives a
+//! new identity of its own (a new asset), saves it and reconnects with it.
+
+pub mod lifecycle;
+mod updates;
+
+pub use updates::{LifecycleKind, LifecycleReport, ReleaseOffer, MAX_LIFECYCLE_MESSAGE};
+
+pub use lifecycle::{
+    AgentNotice, CommandKind, CommandOutcome, CommandPayload, LocalAction, NoticeKind,
+    ProtectionPayload, Signed, UninstallTokenPayload,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +110,12 @@ pub const WIRE_VERSION_HEADER: &str = "x-ward-wire-version";
 pub const SESSION_PATH: &str = "/api/v1/agent/session";
 /// Enrollment endpoint: a verification key is exchanged for an agent identity.
 pub const ENROLL_PATH: &str = "/api/v1/agent/enroll";
+/// Release offer for the authenticated agent (`GET`).
+pub const RELEASE_PATH: &str = "/api/v1/agent/release";
+/// Lifecycle reports of the authenticated agent (`POST`).
+pub const LIFECYCLE_PATH: &str = "/api/v1/agent/lifecycle";
+/// Prefix of release file downloads: `<prefix><version>/<platform>/<file>`.
+pub const RELEASE_DOWNLOAD_PREFIX: &str = "/download/release/";
 /// Largest frame either side accepts, in bytes.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// Most events one `Events` frame may carry.
@@ -163,6 +221,13 @@ pub enum AgentMsg {
         /// Endpoint the agent used for this session (as configured).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
+        /// Random id of this agent process (new at every start): two live
+        /// sessions of one identity with different instances are two copies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+        /// What this agent understands ([`lifecycle::capability`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capabilities: Vec<String>,
     },
     /// A full host report.
     Report { report: HostReport },
@@ -173,6 +238,16 @@ pub enum AgentMsg {
     /// Spool health: events waiting, and events dropped because the spool was
     /// full (a counter since the spool was created; never decreases).
     SpoolStats { depth: u64, dropped_total: u64 },
+    /// The agent's answer to a [`ServerMsg::Command`].
+    CommandResult {
+        id: String,
+        outcome: CommandOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Something the agent tells the server (tamper attempts); acknowledged
+    /// with [`ServerMsg::NoticeAck`].
+    Notice { notice: AgentNotice },
 }
 
 /// Messages from server to agent.
@@ -185,6 +260,9 @@ pub enum ServerMsg {
         policy: Policy,
         /// Server clock, Unix milliseconds (agents use it to measure skew).
         server_time_ms: i64,
+        /// Public half of the command-signing key (standard base64, 32 bytes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command_key: Option<String>,
     },
     /// New intervals; replaces the previous policy at once.
     Policy { policy: Policy },
@@ -194,6 +272,20 @@ pub enum ServerMsg {
     EventsAck { up_to: u64 },
     /// The server is closing the session because of this error.
     Error { code: ErrorCode, message: String },
+    /// A signed command ([`CommandPayload`]).
+    Command { command: Signed },
+    /// The signed tamper-protection statement ([`ProtectionPayload`]).
+    Protection { statement: Signed },
+    /// Instead of `Welcome`: this install is a copy of the identity's host;
+    /// here is its own new identity. The server closes the session after it.
+    Reidentify {
+        agent_id: String,
+        credential: String,
+        /// Why, for the agent's log.
+        reason: String,
+    },
+    /// The notice with this id is stored.
+    NoticeAck { id: String },
 }
 
 /// Stable machine-readable error codes, shared by the session and the REST API.
@@ -220,6 +312,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Another session with this identity took over.
     Superseded,
+    /// The agent has no session now; the command cannot be delivered.
+    AgentOffline,
+    /// The request conflicts with the object's state.
+    Conflict,
     /// Something failed inside the server; details are in the server log only.
     Internal,
 }
@@ -237,6 +333,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Superseded => "superseded",
+            ErrorCode::AgentOffline => "agent_offline",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
         }
     }
@@ -285,6 +383,13 @@ pub struct EnrollResponse {
     /// Secret credential, shown once; the server keeps only its hash.
     pub credential: String,
     pub policy: Policy,
+    /// The server's release public key (standard base64 ed25519) the
+    /// updater verifies release metadata with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_key: Option<String>,
+    /// Public half of the command-signing key (standard base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_key: Option<String>,
 }
 
 /// An agent credential: `wa1.<agent_id>.<secret>`.
@@ -397,156 +502,7 @@ pub fn current_platform() -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hello_round_trips_with_documented_json_shape() {
-        let msg = AgentMsg::Hello {
-            wire_version: 1,
-            agent_version: "0.1.0".into(),
-            fingerprint: "fp".into(),
-            last_error: None,
-            endpoint: Some("https://198.51.100.7:8443".into()),
-        };
-        let text = msg.encode();
-        // The documented shape: a "type" tag and snake_case names.
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["type"], "hello");
-        assert_eq!(v["wire_version"], 1);
-        assert!(v.get("last_error").is_none(), "None fields are omitted");
-        assert_eq!(AgentMsg::decode(&text).unwrap(), msg);
-    }
-
-    #[test]
-    fn server_messages_round_trip() {
-        let msgs = [
-            ServerMsg::Welcome {
-                agent_id: "ag_1".into(),
-                policy: Policy::default(),
-                server_time_ms: 1_700_000_000_000,
-            },
-            ServerMsg::Policy {
-                policy: Policy {
-                    keepalive_secs: 1,
-                    missed_keepalives: 3,
-                    report_interval_secs: 60,
-                },
-            },
-            ServerMsg::KeepaliveAck { seq: 7 },
-            ServerMsg::EventsAck { up_to: 99 },
-            ServerMsg::Error {
-                code: ErrorCode::Protocol,
-                message: "bad".into(),
-            },
-        ];
-        for m in msgs {
-            assert_eq!(ServerMsg::decode(&m.encode()).unwrap(), m);
-        }
-    }
-
-    #[test]
-    fn keepalive_wire_form_is_stable() {
-        // Written by hand from the contract in the crate docs.
-        let frame = r#"{"type":"keepalive","seq":42}"#;
-        assert_eq!(
-            AgentMsg::decode(frame).unwrap(),
-            AgentMsg::Keepalive { seq: 42 }
-        );
-        assert_eq!(AgentMsg::Keepalive { seq: 42 }.encode(), frame);
-    }
-
-    #[test]
-    fn unknown_fields_are_ignored_unknown_types_are_errors() {
-        let extra = r#"{"type":"keepalive","seq":1,"future_field":true}"#;
-        assert_eq!(
-            AgentMsg::decode(extra).unwrap(),
-            AgentMsg::Keepalive { seq: 1 }
-        );
-        let unknown = r#"{"type":"teleport","seq":1}"#;
-        assert!(matches!(
-            AgentMsg::decode(unknown),
-            Err(ProtoError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn malformed_and_oversized_frames_are_rejected() {
-        for bad in [
-            "",
-            "{",
-            "null",
-            "[]",
-            r#"{"seq":1}"#,
-            r#"{"type":"keepalive"}"#,
-        ] {
-            assert!(AgentMsg::decode(bad).is_err(), "{bad:?} must not decode");
-        }
-        let big = format!(
-            r#"{{"type":"keepalive","seq":1,"pad":"{}"}}"#,
-            "x".repeat(MAX_FRAME_BYTES)
-        );
-        assert_eq!(
-            AgentMsg::decode(&big),
-            Err(ProtoError::TooLarge {
-                size: big.len(),
-                max: MAX_FRAME_BYTES
-            })
-        );
-    }
-
-    #[test]
-    fn credential_parse_and_encode() {
-        let c = Credential::parse("wa1.ag_abc.S3cr3t-_x").unwrap();
-        assert_eq!(c.agent_id, "ag_abc");
-        assert_eq!(c.secret, "S3cr3t-_x");
-        assert_eq!(c.encode(), "wa1.ag_abc.S3cr3t-_x");
-        for bad in [
-            "",
-            "wa1",
-            "wa1.ag",
-            "wa2.ag.s",
-            "wa1..s",
-            "wa1.ag.",
-            "wa1.a g.s",
-            "wa1.ag.s/../",
-        ] {
-            assert!(Credential::parse(bad).is_err(), "{bad:?} must not parse");
-        }
-        assert!(
-            !format!("{c:?}").contains("S3cr3t"),
-            "Debug hides the secret"
-        );
-    }
-
-    #[test]
-    fn policy_offline_window_and_validation() {
-        let p = Policy::default();
-        assert_eq!(p.offline_after_ms(), 90_000);
-        assert!(p.validate().is_ok());
-        let bad = Policy {
-            keepalive_secs: 0,
-            ..p
-        };
-        assert!(bad.validate().is_err());
-    }
-
-    #[test]
-    fn report_material_difference_ignores_resource_use() {
-        let a = HostReport {
-            hostname: "h".into(),
-            agent_cpu_percent: 1.0,
-            ..Default::default()
-        };
-        let mut b = a.clone();
-        b.agent_cpu_percent = 50.0;
-        b.agent_rss_bytes = 1 << 20;
-        b.uptime_secs = 99;
-        assert!(!a.differs_materially(&b));
-        b.ips.push("192.0.2.1".into());
-        assert!(a.differs_materially(&b));
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod event_tests {
@@ -581,3 +537,6 @@ mod event_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod lifecycle_wire_tests;

@@ -3,10 +3,12 @@
 #
 #   sh install.sh --server URL --pin PIN --key KEY --platform PLATFORM [ARGS...]
 #
-# Downloads ward-agent for PLATFORM from the Ward server itself (TLS, server
-# key pinned), checks its SHA-256, and runs
+# Downloads ward-agent and ward-update for PLATFORM from the Ward server
+# itself (TLS, server key pinned), checks their SHA-256, and runs
 # `ward-agent install --server URL --pin PIN --key KEY --platform PLATFORM ARGS...`
-# (e.g. ARGS = --prefix DIR). Exits with the agent installer's status.
+# (e.g. ARGS = --prefix DIR), which installs both and starts both (a server
+# without a ward-update package installs the agent alone). Exits with the
+# agent installer's status.
 # `--proxy URL` and `--override HOST=IP` in ARGS also apply to the downloads
 # (curl --proxy, curl --resolve) and are passed on to the installer.
 #
@@ -22,8 +24,22 @@ die() {
     exit 1
 }
 
-# fetch URL FILE: downloads with the pin; on failure prints one line naming
-# the cause and returns non-zero.
+# verify KIND FILE: checks $tmp/FILE against the server's .sha256 of
+# /download/KIND/$platform, and makes it executable.
+verify() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        fetch "$server/download/$1/$platform.sha256" "$tmp/$2.sha256" || exit 1
+        want=$(cut -d ' ' -f 1 <"$tmp/$2.sha256")
+        got=$(sha256sum "$tmp/$2" | cut -d ' ' -f 1)
+        [ -n "$want" ] && [ "$want" = "$got" ] ||
+            die "the downloaded $2 is corrupt (sha256 $got, the server says $want)"
+    fi
+    chmod 755 "$tmp/$2" || die "cannot make $2 executable in $tmp"
+}
+
+# fetch URL FILE [optional]: downloads with the pin; on failure prints one
+# line naming the cause and returns non-zero (an optional file that the
+# server does not have, HTTP 404, returns 2 silently).
 fetch() {
     # $resolve holds only validated host:port:address words.
     # shellcheck disable=SC2086
@@ -40,7 +56,9 @@ fetch() {
         35) cause="TLS handshake with $server failed" ;;
         90) cause="server key does not match pin (is $server really your Ward server?)" ;;
         22)
-            if [ "$code" = 404 ]; then
+            if [ "$code" = 404 ] && [ "${3:-}" = optional ]; then
+                return 2
+            elif [ "$code" = 404 ]; then
                 cause="the server has no ward-agent package for platform $platform (HTTP 404 for $1)"
             else
                 cause="the server answered HTTP $code for $1"
@@ -140,14 +158,14 @@ main() {
     trap 'exit 143' TERM
 
     fetch "$server/download/agent/$platform" "$tmp/ward-agent" || exit 1
-    if command -v sha256sum >/dev/null 2>&1; then
-        fetch "$server/download/agent/$platform.sha256" "$tmp/ward-agent.sha256" || exit 1
-        want=$(cut -d ' ' -f 1 <"$tmp/ward-agent.sha256")
-        got=$(sha256sum "$tmp/ward-agent" | cut -d ' ' -f 1)
-        [ -n "$want" ] && [ "$want" = "$got" ] ||
-            die "the downloaded agent is corrupt (sha256 $got, the server says $want)"
+    verify agent ward-agent
+    # The updater is optional: a server without its package installs the agent alone.
+    if fetch "$server/download/update/$platform" "$tmp/ward-update" optional; then
+        verify update ward-update
+    else
+        rm -f "$tmp/ward-update"
+        say "the server has no ward-update package for $platform; installing the agent without its updater"
     fi
-    chmod 755 "$tmp/ward-agent" || die "cannot make the agent executable in $tmp"
 
     "$tmp/ward-agent" install --server "$server" --pin "$pin" --key "$key" \
         --platform "$platform" "$@"

@@ -31,6 +31,10 @@ pub struct ServerInfo {
     pub listen: String,
     /// ed25519 public key of the command-signing key (base64).
     pub command_key: String,
+    /// ed25519 public key of the release-signing key (base64); agents
+    /// receive it at enrollment.
+    #[serde(default)]
+    pub release_key: String,
     /// `ward-server` version that wrote the file.
     pub version: String,
 }
@@ -212,9 +216,30 @@ pub fn install_command_with(
     )
 }
 
+/// The one-line uninstall command: fetches `uninstall.sh` from `url` with
+/// the pin and runs it; the script runs `ward-agent uninstall` (or, with
+/// `--force`, removes a damaged install itself and tells the server with
+/// the agent's credential). Append ` --prefix DIR`, ` --token TOKEN`.
+pub fn uninstall_command(url: &str, pin: &str) -> String {
+    let url = url.trim_end_matches('/');
+    format!(
+        "sh -c \"$(curl -fsSk --pinnedpubkey {pin} {script} || echo exit 3)\" ward-uninstall --server {server} --pin {pin}",
+        pin = shell_quote(pin),
+        script = shell_quote(&format!("{url}/uninstall.sh")),
+        server = shell_quote(url),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uninstall_command_has_the_documented_shape() {
+        let cmd = uninstall_command("https://198.51.100.7:8443/", "sha256//AAAA+/=");
+        let want = "sh -c \"$(curl -fsSk --pinnedpubkey 'sha256//AAAA+/=' 'https://198.51.100.7:8443/uninstall.sh' || echo exit 3)\" ward-uninstall --server 'https://198.51.100.7:8443' --pin 'sha256//AAAA+/='";
+        assert_eq!(cmd, want);
+    }
 
     #[test]
     fn install_command_has_the_documented_shape() {

@@ -11,7 +11,7 @@ use ward_pki::secret::write_file_atomic;
 use ward_store::Store;
 
 use crate::admin;
-use crate::download::AGENT_FILE;
+use crate::download::{AGENT_FILE, UPDATE_FILE};
 use crate::error::ServerError;
 use crate::net::url_host;
 
@@ -19,6 +19,10 @@ use crate::net::url_host;
 pub const TLS_DIR: &str = "tls";
 /// The command-signing key.
 pub const COMMAND_KEY_FILE: &str = "keys/command.ed25519";
+/// The release-signing key (never served; agents get its public half).
+pub const RELEASE_KEY_FILE: &str = "keys/release.ed25519";
+/// Published release files: `releases/<version>/<platform>/<file>`.
+pub const RELEASES_DIR: &str = "releases";
 /// Label of the verification key created at first start.
 pub const FIRST_KEY_LABEL: &str = "default";
 
@@ -60,13 +64,19 @@ pub async fn ensure_first_key(store: &dyn Store) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Puts `source` (a `ward-agent` next to the running `ward-server`) into the
-/// packages dir for this host's platform, unless a package is already there.
-pub fn install_local_agent(packages_dir: &Path, source: Option<&Path>) {
+/// Puts `agent` and `update` (the `ward-agent` and `ward-update` next to the
+/// running `ward-server`) into the packages dir for this host's platform,
+/// each unless a package is already there.
+pub fn install_local_packages(packages_dir: &Path, agent: Option<&Path>, update: Option<&Path>) {
+    install_local_package(packages_dir, agent, AGENT_FILE);
+    install_local_package(packages_dir, update, UPDATE_FILE);
+}
+
+fn install_local_package(packages_dir: &Path, source: Option<&Path>, file: &str) {
     let (Some(platform), Some(source)) = (ward_proto::current_platform(), source) else {
         return;
     };
-    let target = packages_dir.join(platform).join(AGENT_FILE);
+    let target = packages_dir.join(platform).join(file);
     if target.exists() || !source.is_file() {
         return;
     }
@@ -75,12 +85,12 @@ pub fn install_local_agent(packages_dir: &Path, source: Option<&Path>) {
         Ok(()) => tracing::info!(
             platform,
             from = %source.display(),
-            "agent package installed from the ward-agent next to ward-server"
+            "{file} package installed from the copy next to ward-server"
         ),
         Err(e) => tracing::warn!(
             platform,
             error = %e,
-            "could not copy the local ward-agent into the packages dir"
+            "could not copy the local {file} into the packages dir"
         ),
     }
 }

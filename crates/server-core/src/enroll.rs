@@ -98,6 +98,8 @@ pub async fn handler(
         agent_id: enrolled.asset.id,
         credential: credential.encode(),
         policy: st.policy(),
+        release_key: Some(st.releases.public_key().to_string()),
+        command_key: Some(st.lifecycle.public_key()),
     }))
 }
 

@@ -19,6 +19,14 @@
 //!   (rules over stored events, alerts, whitelist, retention) and the
 //!   webhook and syslog alert outputs.
 //!
+//! * [`releases`]: agent releases (publishing, the signed release metadata,
+//!   per-agent offers under the rollout controls, release downloads) and the
+//!   lifecycle reports of updaters and guardians.
+//!
+//! * [`lifecycle`]: signed commands (remote uninstall, update check) queued
+//!   with an expiry, tamper protection per group with uninstall tokens and
+//!   tamper alerts, and cloned-host re-identification.
+//!
 //! * [`console`]: mounts the web console (`ward-console`) on this state.
 //!
 //! Storage is only reached through `Arc<dyn ward_store::Store>`.
@@ -35,11 +43,14 @@ pub mod error;
 pub mod gateway;
 pub mod http_error;
 pub mod install_opts;
+pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
 pub mod net;
+pub mod notice;
 pub mod outputs;
 pub mod ratelimit;
+pub mod releases;
 pub mod router;
 pub mod runtime;
 pub mod server;

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ward_config::{ConfigError, ServerConfig};
-use ward_pki::issue::CommandKey;
+use ward_pki::issue::{CommandKey, ReleaseKey};
 use ward_status::Engine;
 use ward_store::Store;
 
@@ -30,6 +30,8 @@ pub struct StartOptions {
     /// A `ward-agent` binary to copy into the packages dir for this host's
     /// platform when none is there (the one next to `ward-server`).
     pub agent_source: Option<PathBuf>,
+    /// The same for `ward-update`.
+    pub update_source: Option<PathBuf>,
 }
 
 /// A started server.
@@ -107,7 +109,12 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
     let command_key = CommandKey::load_or_create(&data_dir.join(bootstrap::COMMAND_KEY_FILE))?;
     bootstrap::ensure_first_key(&*store).await?;
     let packages_dir = config.packages_dir();
-    bootstrap::install_local_agent(&packages_dir, opts.agent_source.as_deref());
+    bootstrap::install_local_packages(
+        &packages_dir,
+        opts.agent_source.as_deref(),
+        opts.update_source.as_deref(),
+    );
+    let release_key = ReleaseKey::load_or_create(&data_dir.join(bootstrap::RELEASE_KEY_FILE))?;
 
     let policy = match store.get_policy().await? {
         Some(p) if p.validate().is_ok() => p,
@@ -123,6 +130,7 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
         pin: tls.pin.clone(),
         listen: local_addr.to_string(),
         command_key: command_key.public_b64(),
+        release_key: release_key.public_b64(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     info.write(&data_dir)?;
@@ -136,6 +144,7 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
             .map_err(|e| ServerError::Other(format!("console password: {e}")))?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tamper = crate::lifecycle::tamper::load(&*store).await?;
     let (state, channels) = AppState::new(StateParts {
         store,
         engine,
@@ -146,14 +155,28 @@ pub async fn start(config: ServerConfig, opts: StartOptions) -> Result<RunningSe
             pin: info.pin.clone(),
         },
         packages: PackageCache::new(packages_dir),
+        releases: crate::releases::Releases::new(
+            release_key,
+            config.release.metadata_expiry_secs,
+            data_dir.join(bootstrap::RELEASES_DIR),
+        ),
         shutdown: shutdown_rx.clone(),
         console,
+        lifecycle: crate::lifecycle::Lifecycle::new(Arc::new(command_key), tamper),
     });
+    let rules_dir = config.rules_dir();
+    let added_rules = crate::detect::rule_files::read_dir(&rules_dir, config.rules_dir.is_none())
+        .map_err(|e| ServerError::Other(format!("detection rules: {e}")))?;
     let mut tasks = runtime::spawn(state.clone(), channels.status_rx, shutdown_rx.clone());
+    tasks.push(tokio::spawn(crate::lifecycle::commands::expiry_task(
+        state.clone(),
+        shutdown_rx.clone(),
+    )));
     tasks.extend(
         crate::detect::spawn(
             state.clone(),
             crate::outputs::Tuning::default(),
+            added_rules,
             shutdown_rx.clone(),
         )
         .await?,

@@ -38,12 +38,16 @@ pub struct AppState {
     pub limits: Limits,
     pub public: PublicInfo,
     pub packages: PackageCache,
+    /// Signed release metadata and release files.
+    pub releases: crate::releases::Releases,
     pub enroll_limiter: FailureLimiter,
     pub shutdown: watch::Receiver<bool>,
     /// Console password, sessions and sign-in limiter.
     pub console: ward_console::ConsoleAuth,
     /// Event ingestion, detection runtime, outputs (issue 6).
     pub detect: crate::detect::DetectHandle,
+    /// Command key, tamper-protection settings, re-identification limits.
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }
 
 /// The receiving ends the runtime tasks own.
@@ -57,8 +61,10 @@ pub struct StateParts {
     pub limits: Limits,
     pub public: PublicInfo,
     pub packages: PackageCache,
+    pub releases: crate::releases::Releases,
     pub shutdown: watch::Receiver<bool>,
     pub console: ward_console::ConsoleAuth,
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }
 
 impl AppState {
@@ -75,10 +81,12 @@ impl AppState {
             limits: parts.limits,
             public: parts.public,
             packages: parts.packages,
+            releases: parts.releases,
             enroll_limiter: FailureLimiter::new(20, 60_000),
             shutdown: parts.shutdown,
             console: parts.console,
             detect: crate::detect::DetectHandle::default(),
+            lifecycle: parts.lifecycle,
         };
         (Arc::new(state), StateChannels { status_rx })
     }
@@ -134,6 +142,14 @@ impl AppState {
 
     pub fn session_ended(&self, asset_id: &str) {
         self.engine().session_ended(asset_id);
+    }
+
+    /// The asset was uninstalled (terminal: its credential stops working).
+    pub fn asset_uninstalled(&self, asset_id: &str, now: i64) {
+        let mut e = self.engine();
+        if let Some(t) = e.uninstalled(asset_id, now) {
+            self.emit(t);
+        }
     }
 
     /// A newly enrolled (or reclaimed) asset.

@@ -441,6 +441,7 @@ async fn the_openapi_document_describes_the_detection_api() {
         ("/api/v1/whitelist/{id}", &["delete"]),
         ("/api/v1/settings/detection", &["get", "put"]),
         ("/api/v1/settings/outputs", &["get", "put"]),
+        ("/api/v1/rules", &["get"]),
     ] {
         for m in methods {
             assert!(
@@ -451,4 +452,95 @@ async fn the_openapi_document_describes_the_detection_api() {
     }
     let asset = &doc["components"]["schemas"]["Asset"]["properties"];
     assert!(asset["spool_dropped_total"].is_object());
+    let entry = &doc["components"]["schemas"]["NewWhitelistEntry"]["properties"];
+    assert!(entry["alert_id"].is_object());
+}
+
+/// The SigmaHQ rule "Shellshock Expression" (keywords in the raw line), read
+/// from the shared corpus.
+fn sigma_shellshock() -> String {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpora/sigma-linux/rules/linux/builtin/lnx_shellshock.yml");
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("SigmaHQ rule {} is missing ({e})", p.display()))
+}
+
+#[tokio::test]
+async fn added_sigma_rules_alert_with_their_author_and_whitelist_from_an_alert() {
+    let shellshock = sigma_shellshock();
+    let broken =
+        "title: Broken\nid: site-broken\ndetection:\n  sel:\n    a|nope: 1\n  condition: sel\n";
+    let s = TestServer::start_with_rules(
+        ward_proto::Policy::default(),
+        &[("lnx_shellshock.yml", &shellshock), ("broken.yml", broken)],
+    )
+    .await;
+    // The rules in force: built-in and SigmaHQ, the broken one left out with its code.
+    let rules = s.get("/api/v1/rules").await;
+    let items = rules["items"].as_array().unwrap();
+    let sigma = items
+        .iter()
+        .find(|r| r["id"] == "c67e0c98-4d39-46ee-8f6b-437ebf6b950e")
+        .expect("the SigmaHQ rule is loaded");
+    assert_eq!(sigma["author"], "Florian Roth (Nextron Systems)");
+    assert_eq!(sigma["severity"], "urgent", "level high");
+    assert!(items.iter().any(|r| r["id"] == "ward-login-001"));
+    let errors = rules["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].as_str().unwrap().starts_with("W1001"),
+        "{errors:?}"
+    );
+
+    // A crafted user name carrying a shellshock expression.
+    let (asset, mut ws) = agent(&s, "web-9").await;
+    let mut e = failed(1, "203.0.113.50", 0);
+    let EventData::SshFailed(f) = &mut e.data else {
+        unreachable!()
+    };
+    f.user = "() { :; }; /bin/id".into();
+    e.raw = Some(
+        "Dec 10 06:55:48 web-9 sshd[7]: Failed password for invalid user () { :; }; /bin/id from 203.0.113.50 port 40001 ssh2"
+            .into(),
+    );
+    send_events(&mut ws, vec![e]).await;
+    let found = wait_alerts(&s, "?rule=c67e0c98-4d39-46ee-8f6b-437ebf6b950e", 1).await;
+    assert_eq!(found.len(), 1);
+    let a = &found[0];
+    assert_eq!(a["author"], "Florian Roth (Nextron Systems)");
+    assert_eq!(a["rule_title"], "Shellshock Expression");
+    assert_eq!(a["technique"], "T1505.003");
+    assert_eq!(a["asset_id"], asset.as_str());
+
+    // Whitelisting from the alert: the entry must match it.
+    let (st, body) = s
+        .api(
+            Method::POST,
+            "/api/v1/whitelist",
+            Some(json!({"rule_id": a["rule_id"], "field": "SourceIp", "value": "198.51.100.1", "alert_id": a["id"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert!(s.get("/api/v1/whitelist").await["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (st, body) = s
+        .api(
+            Method::POST,
+            "/api/v1/whitelist",
+            Some(json!({"rule_id": a["rule_id"], "field": "src_ip", "value": "203.0.113.50", "alert_id": a["id"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let after = s.get(&format!("/api/v1/alerts/{}", a["id"])).await;
+    assert_eq!(after["state"], "whitelisted");
+    let (st, _) = s
+        .api(
+            Method::POST,
+            "/api/v1/whitelist",
+            Some(json!({"rule_id": "*", "field": "User", "value": "x", "alert_id": 999_999})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
 }

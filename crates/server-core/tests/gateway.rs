@@ -78,8 +78,12 @@ async fn session_hello_welcome_keepalive_and_report() {
             agent_id,
             policy,
             server_time_ms,
+            command_key,
         } => {
             assert_eq!(agent_id, e.agent_id);
+            // The same command key as in the enrollment answer (both over the pinned TLS).
+            assert!(command_key.is_some());
+            assert_eq!(command_key, e.command_key);
             assert_eq!(policy, Policy::default());
             let now = ward_server_core::clock::now_ms();
             assert!((now - server_time_ms).abs() < 60_000);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::SpoolError;
+use crate::{io_err, SpoolError};
 
 pub(crate) const META_FILE: &str = "spool.meta";
 const META_TMP: &str = "spool.meta.tmp";
@@ -40,36 +40,34 @@ pub(crate) fn read(dir: &Path) -> Result<Option<Meta>, String> {
 }
 
 pub(crate) fn write(dir: &Path, meta: &Meta) -> Result<(), SpoolError> {
-    let tmp = dir.join(META_TMP);
-    let path = dir.join(META_FILE);
     let text = serde_json::to_vec(meta).map_err(|e| SpoolError::Encode(e.to_string()))?;
-    let io = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| SpoolError::Io {
-            op,
-            path: p,
-            source,
-        }
-    };
+    replace_file(dir, &dir.join(META_FILE), &dir.join(META_TMP), &text)
+}
+
+/// Replaces `path` (in `dir`) by `bytes` atomically: written to `tmp`
+/// (mode 0600) and fsynced, renamed over `path`, then the directory fsynced.
+pub(crate) fn replace_file(
+    dir: &Path,
+    path: &Path,
+    tmp: &Path,
+    bytes: &[u8],
+) -> Result<(), SpoolError> {
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(io("creating", &tmp))?;
-    f.write_all(&text).map_err(io("writing", &tmp))?;
-    f.sync_all().map_err(io("syncing", &tmp))?;
-    fs::rename(&tmp, &path).map_err(io("renaming", &path))?;
+        .open(tmp)
+        .map_err(io_err("creating", tmp))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io_err("writing", tmp))?;
+    fs::rename(tmp, path).map_err(io_err("renaming", path))?;
     sync_dir(dir)
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|source| SpoolError::Io {
-            op: "syncing",
-            path: dir.to_path_buf(),
-            source,
-        })
+        .map_err(io_err("syncing", dir))
 }

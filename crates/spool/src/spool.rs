@@ -213,6 +213,19 @@ impl Spool {
         Ok(())
     }
 
+    /// Counts `n` events lost before they could be spooled (e.g. larger
+    /// than a record may be even without their raw line): they are added to
+    /// `dropped_total`, which is written at once and reaches the server.
+    pub fn count_lost(&mut self, n: u64) -> Result<(), SpoolError> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.meta.dropped_total = self.meta.dropped_total.saturating_add(n);
+        meta::write(&self.dir, &self.meta)?;
+        self.meta_dirty = false;
+        Ok(())
+    }
+
     /// Fsyncs appended records and writes changed counters.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
         if self.unsynced {
@@ -436,17 +449,5 @@ fn rewrite_valid(
             _ => break,
         }
     }
-    let tmp = path.with_extension("seg.tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err("creating", &tmp))?;
-    f.write_all(&out)
-        .and_then(|()| f.sync_all())
-        .map_err(io_err("writing", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("renaming", path))?;
-    meta::sync_dir(dir)
+    meta::replace_file(dir, path, &path.with_extension("seg.tmp"), &out)
 }

@@ -208,6 +208,14 @@ fn too_large_events_are_refused_whole() {
     assert!(err.to_string().contains("exceeds"), "{err}");
     assert_eq!(s.stats().depth, 0);
     assert_eq!(s.append(&mut event(2)).unwrap(), 1);
+    // The caller that cannot spool it counts it as lost: the counter is
+    // written at once and survives a crash (no close) and a reopen.
+    s.count_lost(1).unwrap();
+    assert_eq!(s.stats().dropped_total, 1);
+    std::mem::forget(s);
+    let s = Spool::open(dir.path(), small_config()).unwrap();
+    assert_eq!(s.stats().dropped_total, 1);
+    assert_eq!(s.stats().depth, 1);
 }
 
 #[test]

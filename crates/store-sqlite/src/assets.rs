@@ -22,7 +22,7 @@ pub(crate) fn get(c: &Connection, id: &str) -> DbResult<Option<Asset>> {
     Ok(st.query_row([id], asset_from_row).optional()?)
 }
 
-fn append_event(
+pub(crate) fn append_event(
     c: &Connection,
     id: &str,
     status: Status,
@@ -65,7 +65,7 @@ pub(crate) fn enroll(c: &Connection, e: &Enrollment) -> DbResult<Enrolled> {
             c.prepare_cached(
                 "UPDATE assets SET credential_hash = ?2, platform = ?3, hostname = ?4,
                     hostname_lower = ?5, ips = ?6, os = ?7, kernel = ?8, arch = ?9,
-                    agent_version = ?10, report = ?11, report_at = ?12
+                    agent_version = ?10, report = ?11, report_at = ?12, search_text = ?13
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -80,7 +80,8 @@ pub(crate) fn enroll(c: &Connection, e: &Enrollment) -> DbResult<Enrolled> {
                 cols.arch,
                 cols.agent_version,
                 cols.report,
-                e.at
+                e.at,
+                cols.search_text
             ])?;
             (id, true)
         }
@@ -90,9 +91,9 @@ pub(crate) fn enroll(c: &Connection, e: &Enrollment) -> DbResult<Enrolled> {
                 "INSERT INTO assets (id, hostname, hostname_lower, ips, os, kernel, arch,
                     platform, agent_version, group_name, fingerprint, credential_hash, status,
                     status_reason, status_since, enrolled_at, enrolled_with_key, report,
-                    report_at)
+                    report_at, search_text)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?15, ?16, ?17, ?15)",
+                    ?15, ?16, ?17, ?15, ?18)",
             )?
             .execute(params![
                 e.new_id,
@@ -111,7 +112,8 @@ pub(crate) fn enroll(c: &Connection, e: &Enrollment) -> DbResult<Enrolled> {
                 reason.as_str(),
                 e.at,
                 e.key_id,
-                cols.report
+                cols.report,
+                cols.search_text
             ])?;
             append_event(c, &e.new_id, status, Some(reason), e.at, Some("enrolled"))?;
             (e.new_id.clone(), false)
@@ -165,7 +167,7 @@ pub(crate) fn update_report(c: &Connection, id: &str, r: &HostReport, at: i64) -
     let n = c
         .prepare_cached(
             "UPDATE assets SET hostname = ?2, hostname_lower = ?3, ips = ?4, os = ?5, kernel = ?6,
-            arch = ?7, agent_version = ?8, report = ?9, report_at = ?10
+            arch = ?7, agent_version = ?8, report = ?9, report_at = ?10, search_text = ?11
          WHERE id = ?1",
         )?
         .execute(params![
@@ -178,7 +180,8 @@ pub(crate) fn update_report(c: &Connection, id: &str, r: &HostReport, at: i64) -
             cols.arch,
             cols.agent_version,
             cols.report,
-            at
+            at,
+            cols.search_text
         ])?;
     if n == 0 {
         return Err(not_found(id).into());

@@ -42,6 +42,7 @@
 
 mod alerts;
 mod assets;
+mod commands;
 mod error;
 mod events;
 mod keys;
@@ -49,6 +50,7 @@ mod listing;
 mod migrate;
 mod overview;
 mod pool;
+mod releases;
 mod rows;
 mod rule_sources;
 mod tokens;
@@ -67,7 +69,10 @@ use ward_store::{
     NewWhitelistEntry, Page, Result, RuleSource, SessionStart, SpoolStats, StatusChange,
     StatusCount, StatusEvent, Store, StoreError, StoredEvent, VerificationKey, WhitelistEntry,
 };
-use ward_store::{GroupCount, VersionCount};
+use ward_store::{
+    CommandQuery, CommandRecord, CommandUpdate, GroupCount, LifecycleEvent, NewCommand,
+    NewLifecycleEvent, Reidentification, Release, VersionCount,
+};
 
 /// A Ward store in one SQLite database file (or in memory, for tests).
 /// Cheap to clone; clones share the connections.
@@ -369,5 +374,71 @@ impl Store for SqliteStore {
         let (key, value) = (key.to_owned(), value.clone());
         self.write(move |c| alerts::set_setting(c, &key, &value))
             .await
+    }
+
+    async fn add_release(&self, release: &Release) -> Result<()> {
+        let release = release.clone();
+        self.write(move |c| releases::add(c, &release)).await
+    }
+
+    async fn list_releases(&self) -> Result<Vec<Release>> {
+        self.read(releases::list).await
+    }
+
+    async fn next_release_metadata_version(&self) -> Result<u64> {
+        self.write(releases::next_metadata_version).await
+    }
+
+    async fn add_lifecycle_event(&self, event: &NewLifecycleEvent) -> Result<LifecycleEvent> {
+        let event = event.clone();
+        self.write(move |c| releases::add_event(c, &event)).await
+    }
+
+    async fn lifecycle_events(&self, asset_id: &str, limit: u32) -> Result<Vec<LifecycleEvent>> {
+        let asset_id = asset_id.to_owned();
+        self.read(move |c| releases::events(c, &asset_id, limit))
+            .await
+    }
+
+    async fn create_command(&self, c: &NewCommand) -> Result<CommandRecord> {
+        let n = c.clone();
+        self.write(move |c| commands::create(c, &n)).await
+    }
+
+    async fn get_command(&self, id: &str) -> Result<Option<CommandRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| commands::get(c, &id)).await
+    }
+
+    async fn list_commands(&self, q: &CommandQuery) -> Result<Page<CommandRecord>> {
+        let q = q.clone();
+        self.read(move |c| commands::list(c, &q)).await
+    }
+
+    async fn pending_commands(&self, asset_ids: &[String], now: i64) -> Result<Vec<CommandRecord>> {
+        if asset_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = asset_ids.to_vec();
+        self.read(move |c| commands::pending(c, &ids, now)).await
+    }
+
+    async fn update_command(&self, id: &str, u: &CommandUpdate) -> Result<CommandRecord> {
+        let (id, u) = (id.to_owned(), u.clone());
+        self.write(move |c| commands::update(c, &id, &u)).await
+    }
+
+    async fn expire_commands(&self, now: i64) -> Result<Vec<CommandRecord>> {
+        self.write(move |c| commands::expire(c, now)).await
+    }
+
+    async fn reidentify(&self, r: &Reidentification) -> Result<Enrolled> {
+        let r = r.clone();
+        self.write(move |c| commands::reidentify(c, &r)).await
+    }
+
+    async fn clone_source(&self, id: &str) -> Result<Option<String>> {
+        let id = id.to_owned();
+        self.read(move |c| commands::clone_source(c, &id)).await
     }
 }

@@ -33,13 +33,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
+        name: "asset_search",
+        sql: include_str!("../migrations/0003_asset_search.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "updates",
+        sql: include_str!("../migrations/0004_updates.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "commands",
+        sql: include_str!("../migrations/0005_commands.sql"),
+    },
+    Migration {
+        version: 6,
         name: "hostdetect",
-        sql: include_str!("../migrations/0003_hostdetect.sql"),
+        sql: include_str!("../migrations/0006_hostdetect.sql"),
     },
 ];
 
 /// The newest schema version this binary knows (the last entry of [`MIGRATIONS`]).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,

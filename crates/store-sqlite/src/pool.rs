@@ -64,18 +64,60 @@ fn configure(conn: &Connection, file: bool) -> DbResult<()> {
     Ok(())
 }
 
-/// Creates the parent directory (0700) and the file (0600) if missing, and
-/// sets the file's mode to 0600 whatever the umask or its previous mode.
-fn prepare_file(path: &Path) -> Result<(), StoreError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(|e| io("cannot create directory", parent, e))?;
+/// The directory of the database file.
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Creates the parent directory (0700) if missing.
+fn prepare_dir(path: &Path) -> Result<(), StoreError> {
+    let parent = parent_dir(path);
+    if !parent.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| io("cannot create directory", parent, e))?;
+    }
+    Ok(())
+}
+
+/// Held while a pool opens its database: an exclusive flock(2) on the
+/// database's directory, released when dropped.
+///
+/// Opening switches the journal to WAL and applies migrations. SQLite may
+/// answer `SQLITE_BUSY` at once, without the busy timeout, while another
+/// connection changes the journal mode or recovers the WAL, so two opens of
+/// a new file at the same time (a server starting while an admin command
+/// runs) could fail. Opens are therefore serialized, between processes and
+/// between threads alike (flock locks belong to the open file description).
+/// The lock is taken on the directory, never on the database file: closing
+/// another descriptor of that file would drop SQLite's own POSIX locks.
+struct OpenLock {
+    _dir: std::fs::File,
+}
+
+fn open_lock(path: &Path) -> Result<OpenLock, StoreError> {
+    use std::os::fd::AsRawFd;
+    let dir = parent_dir(path);
+    let f = std::fs::File::open(dir).map_err(|e| io("cannot open directory", dir, e))?;
+    loop {
+        // SAFETY: flock on a descriptor we own; no memory is passed.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(OpenLock { _dir: f });
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(io("cannot lock directory", dir, e));
         }
     }
+}
+
+/// Creates the file (0600) if missing, and sets its mode to 0600 whatever
+/// the umask or its previous mode.
+fn prepare_file(path: &Path) -> Result<(), StoreError> {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -101,6 +143,8 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
 impl Pool {
     /// Opens (creating if needed) and migrates a database file.
     pub(crate) fn open_file(path: &Path) -> Result<Pool, StoreError> {
+        prepare_dir(path)?;
+        let _opening = open_lock(path)?;
         prepare_file(path)?;
         let mut writer = Connection::open(path).map_err(crate::error::map_sql)?;
         configure(&writer, true)?;

@@ -70,10 +70,26 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, ward_store::
         .map_err(|e| ward_store::StoreError::Backend(format!("cannot encode JSON: {e}")))
 }
 
+/// Separator of the fields of `search_text`; no hostname or address holds it.
+pub(crate) const SEARCH_SEP: char = '\u{1f}';
+
+/// `search_text` of a report: lower-cased hostname, then each IP, joined by
+/// [`SEARCH_SEP`].
+pub(crate) fn search_text(r: &HostReport) -> String {
+    let mut s = r.hostname.to_lowercase();
+    for ip in &r.ips {
+        s.push(SEARCH_SEP);
+        s.push_str(&ip.to_lowercase());
+    }
+    s
+}
+
 /// The columns derived from a host report.
 pub(crate) struct ReportCols {
     pub hostname: String,
     pub hostname_lower: String,
+    /// Lower-cased hostname and IPs joined by U+001F (see migration 0003).
+    pub search_text: String,
     pub ips: String,
     pub os: String,
     pub kernel: String,
@@ -87,6 +103,7 @@ impl ReportCols {
         Ok(ReportCols {
             hostname: r.hostname.clone(),
             hostname_lower: r.hostname.to_lowercase(),
+            search_text: search_text(r),
             ips: to_json(&r.ips)?,
             os: r.os.clone(),
             kernel: r.kernel.clone(),

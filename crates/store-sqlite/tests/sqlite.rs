@@ -122,6 +122,54 @@ async fn a_newer_schema_is_refused() {
     }
 }
 
+/// A database written before migration 0003 (asset search text) is searched
+/// correctly after the upgrade: the migration backfills existing rows.
+#[tokio::test]
+async fn assets_from_before_the_search_column_are_found_after_upgrade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ward.db");
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        conn.execute_batch(include_str!("../migrations/0001_init.sql"))
+            .expect("0001");
+        conn.execute_batch(include_str!("../migrations/0002_events_alerts.sql"))
+            .expect("0002");
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY,
+                 name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT;
+             INSERT INTO schema_migrations VALUES (1, 'init', 0), (2, 'events_alerts', 0);
+             INSERT INTO verification_keys (id, secret, label, created_at)
+                 VALUES ('key_old', 'wk_old', 'old', 0);
+             INSERT INTO assets (id, hostname, hostname_lower, ips, os, kernel, arch, platform,
+                 agent_version, fingerprint, credential_hash, status, status_reason,
+                 status_since, enrolled_at)
+             VALUES ('as_old', 'Web-ÄLT-1', 'web-ält-1', '[\"192.0.2.7\",\"2001:DB8::7\"]', '', '',
+                 '', 'linux-x86_64', '', 'fp', 'h', 'unprotected', 'never_connected', 0, 0);",
+        )
+        .expect("schema 2 data");
+    }
+    let store = SqliteStore::open(&path).await.expect("open upgrades");
+    for needle in ["ält", "WEB-ä", "192.0.2.7", "2001:db8::7", "db8"] {
+        let page = store
+            .list_assets(&AssetQuery {
+                search: Some(needle.into()),
+                ..Default::default()
+            })
+            .await
+            .expect("search");
+        let ids: Vec<&str> = page.items.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["as_old"], "search {needle:?}");
+    }
+    let page = store
+        .list_assets(&AssetQuery {
+            search: Some("192.0.2.8".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    assert!(page.items.is_empty(), "{:?}", page.items);
+}
+
 #[tokio::test]
 async fn open_creates_missing_parent_directories() {
     use std::os::unix::fs::PermissionsExt;
@@ -261,10 +309,10 @@ fn bulk_insert(path: &Path, hosts: &[(String, String, String)]) {
             .prepare(
                 "INSERT INTO assets (id, hostname, hostname_lower, ips, os, kernel, arch,
                     platform, agent_version, group_name, fingerprint, credential_hash, status,
-                    status_reason, status_since, enrolled_at, enrolled_with_key)
+                    status_reason, status_since, enrolled_at, enrolled_with_key, search_text)
                  VALUES (?1, ?2, lower(?2), json_array(?3), '', '', '', 'linux-x86_64', '',
                     'g', 'fp-' || ?1, 'hash-' || ?1, 'unprotected', 'never_connected', ?4, ?4,
-                    'key_main')",
+                    'key_main', lower(?2) || char(31) || ?3)",
             )
             .expect("prepare");
         for (hostname, id, ip) in hosts {

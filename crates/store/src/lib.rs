@@ -6,6 +6,10 @@
 //! forward-only migrations (`ward-store-sqlite`; PostgreSQL later). Nothing
 //! outside a backend crate knows which database is in use.
 //!
+//! Besides assets, keys, tokens, events and alerts it stores the agent
+//! lifecycle: signed commands with their queue state and expiry, and the
+//! assets made for cloned installs ([`Reidentification`]).
+//!
 //! Times are Unix milliseconds (`i64`) everywhere in this interface.
 //! Secrets (agent credentials, API tokens) are stored only as SHA-256 hashes;
 //! verification keys are stored in clear because the console shows them.
@@ -17,11 +21,18 @@ use ward_proto::{HostReport, Policy};
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+mod commands;
+pub use commands::{
+    CommandQuery, CommandRecord, CommandState, CommandUpdate, NewCommand, Reidentification,
+};
+
 mod detection;
+mod lifecycle;
 pub use detection::{
     AlertCount, AlertInsert, AlertQuery, AlertRecord, AlertSeverity, AlertState, IngestOutcome,
     NewAlert, NewWhitelistEntry, RuleSource, SpoolStats, StoredEvent, WhitelistEntry,
 };
+pub use lifecycle::{LifecycleEvent, NewLifecycleEvent, Release, ReleaseFile};
 
 /// Errors every backend maps its own errors into.
 #[derive(Debug, thiserror::Error)]
@@ -438,4 +449,55 @@ pub trait Store: Send + Sync + 'static {
     async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>>;
     /// Replaces a JSON settings document.
     async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()>;
+
+    // --- releases and the agent lifecycle ---
+    /// Publishes a release for one platform. `Conflict` if that version is
+    /// already published for that platform (releases are immutable).
+    async fn add_release(&self, release: &Release) -> Result<()>;
+    /// Every published release, in publication order (ties by version,
+    /// then platform, in byte order).
+    async fn list_releases(&self) -> Result<Vec<Release>>;
+    /// Atomically increments and returns the release metadata version: every
+    /// call, from any process sharing the store, returns a larger number
+    /// than every call before it (the first call returns 1).
+    async fn next_release_metadata_version(&self) -> Result<u64>;
+    /// Stores a lifecycle event an agent reported. `NotFound` if no such asset.
+    async fn add_lifecycle_event(&self, event: &NewLifecycleEvent) -> Result<LifecycleEvent>;
+    /// The asset's lifecycle events, newest first (by insertion); limit 0
+    /// means 50, at most 1000. Empty for an unknown asset.
+    async fn lifecycle_events(&self, asset_id: &str, limit: u32) -> Result<Vec<LifecycleEvent>>;
+
+    // --- commands (signed server commands, see `commands`) ---
+    /// Stores a new command in state `pending`. `NotFound` if the asset does
+    /// not exist, `Conflict` if the id is taken.
+    async fn create_command(&self, c: &NewCommand) -> Result<CommandRecord>;
+    async fn get_command(&self, id: &str) -> Result<Option<CommandRecord>>;
+    /// Newest first (by creation order). A malformed cursor is `NotFound`.
+    async fn list_commands(&self, q: &CommandQuery) -> Result<Page<CommandRecord>>;
+    /// The `pending` commands of these assets that expire after `now`,
+    /// oldest first (at most 1000 per call).
+    async fn pending_commands(&self, asset_ids: &[String], now: i64) -> Result<Vec<CommandRecord>>;
+    /// Moves a command to `u.state` if [`CommandState::can_become`] allows
+    /// it (`Conflict` otherwise, `NotFound` if no such command). Moving out
+    /// of `pending` sets `delivered_at` (except to expired/cancelled); a
+    /// final state sets `finished_at`; `u.result` replaces the result when
+    /// given.
+    async fn update_command(&self, id: &str, u: &CommandUpdate) -> Result<CommandRecord>;
+    /// Every `pending` command with `expires_at <= now` becomes `expired`
+    /// (`finished_at = now`); returns them.
+    async fn expire_commands(&self, now: i64) -> Result<Vec<CommandRecord>>;
+
+    // --- cloned hosts ---
+    /// Gives a copy of `r.source_id`'s install an identity of its own: a
+    /// new asset (state `unprotected`/`never_connected`) with the source's
+    /// host facts, group, platform and enrollment origin, fingerprint
+    /// `r.fingerprint`, the new credential and a timeline entry naming the
+    /// source and the reason. When an earlier copy of the same source with
+    /// the same fingerprint never connected (its answer was lost), that
+    /// asset gets the new credential instead (`reclaimed = true`); no other
+    /// asset is ever reclaimed. `NotFound` if the source does not exist,
+    /// `Conflict` if `new_id` is taken.
+    async fn reidentify(&self, r: &Reidentification) -> Result<Enrolled>;
+    /// The asset `id` is a copy of, if it was made by [`Store::reidentify`].
+    async fn clone_source(&self, id: &str) -> Result<Option<String>>;
 }

@@ -50,6 +50,17 @@
 //!   whose window overlaps the newest one with its de-dup key is merged;
 //!   listing is newest first with every filter and stable cursors.
 //! * Whitelist entries are unique per (rule, field, value).
+//! * Releases are immutable per (version, platform) (`Conflict` otherwise),
+//!   listed in publication order; the release metadata version grows by one
+//!   with every call; lifecycle events are listed newest first per asset and
+//!   need an existing asset.
+//! * Commands: created `pending`; `pending_commands` lists the unexpired
+//!   ones oldest first; the state machine of `CommandState` is enforced
+//!   (final states never move); expiry touches only pending commands;
+//!   listing is newest first with filters and cursors.
+//! * Cloned hosts: `reidentify` makes a new asset from the source's facts
+//!   and never reclaims anything but a never-connected copy of the same
+//!   source with the same fingerprint.
 //! * Imported rule files upsert by name; a replacing import drops the
 //!   others; every import raises the revision.
 //!
@@ -61,22 +72,26 @@ use std::sync::Arc;
 
 mod alerts;
 mod assets;
+mod commands;
 mod enroll;
 mod events;
 mod keys;
 mod listing;
 mod overview;
+mod releases;
 mod rules;
 mod support;
 mod tokens;
 
 pub use alerts::*;
 pub use assets::*;
+pub use commands::*;
 pub use enroll::*;
 pub use events::*;
 pub use keys::*;
 pub use listing::*;
 pub use overview::*;
+pub use releases::*;
 pub use rules::*;
 pub use tokens::*;
 
@@ -149,6 +164,15 @@ macro_rules! store_conformance_tests {
             alerts_state_changes_and_counts,
             whitelist_add_list_delete,
             settings_documents_round_trip,
+            releases_add_list_and_conflict,
+            release_metadata_version_only_grows,
+            lifecycle_events_newest_first_per_asset,
+            commands_create_get_and_pending,
+            commands_state_machine_is_enforced,
+            commands_expire_only_pending_ones_past_expiry,
+            commands_list_newest_first_with_filters_and_pages,
+            reidentify_makes_a_copy_with_the_source_facts,
+            reidentify_reuses_only_an_unconnected_copy_of_the_same_source,
             rule_sources_import_replace_and_revision,
         );
     };

@@ -119,6 +119,12 @@ export function csrfFrom(html) {
 
 export const form = (fields) => new URLSearchParams(fields).toString();
 
+/** Removes a test's temporary directory unless WARD_KEEP_TMP=1 asks to keep it for a look. */
+function removeDir(dir) {
+  if (process.env.WARD_KEEP_TMP === '1') return;
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /** The environment without WARD_ settings (ward-server reads them as config). */
 function cleanEnv(extra = {}) {
   const env = {};
@@ -126,13 +132,22 @@ function cleanEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
-/** A ward-server on 127.0.0.1 with a temporary data dir and 1 s keepalives. */
+/**
+ * A ward-server on 127.0.0.1 with a temporary data dir and 1 s keepalives.
+ * `rules` ({ fileName: yamlText }) are put in its rules_dir before it starts.
+ */
 export class Server {
-  constructor() {
+  constructor({ rules = {} } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-console-server-'));
     this.data = path.join(this.dir, 'data');
     this.stdout = '';
     this.child = null;
+    if (Object.keys(rules).length) {
+      const rulesDir = path.join(this.data, 'rules');
+      fs.mkdirSync(this.data, { mode: 0o700 });
+      fs.mkdirSync(rulesDir);
+      for (const [name, text] of Object.entries(rules)) fs.writeFileSync(path.join(rulesDir, name), text);
+    }
   }
 
   async start() {
@@ -212,11 +227,17 @@ export class Server {
     return { status: r.status, json: r.body ? JSON.parse(r.body) : null };
   }
 
+  /** Stops the server and removes its temporary directory. */
   async stop() {
-    if (!this.child || this.child.exitCode !== null) return;
-    this.child.kill('SIGTERM');
-    const done = await Promise.race([this.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
-    if (done === 'timeout') this.child.kill('SIGKILL');
+    if (this.child && this.child.exitCode === null) {
+      this.child.kill('SIGTERM');
+      const done = await Promise.race([this.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
+      if (done === 'timeout') {
+        this.child.kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    removeDir(this.dir);
   }
 }
 
@@ -225,6 +246,12 @@ export class Agent {
   constructor() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-console-agent-'));
     this.prefix = path.join(this.dir, 'ward');
+  }
+
+  /** Writes conf/agent.toml before the install (the installer keeps it). */
+  writeConfig(toml) {
+    fs.mkdirSync(path.join(this.prefix, 'conf'), { recursive: true });
+    fs.writeFileSync(path.join(this.prefix, 'conf', 'agent.toml'), toml);
   }
 
   /** Runs a printed install command with `--prefix` appended, as an operator would. */
@@ -258,10 +285,46 @@ export class Agent {
     return pid;
   }
 
+  /** Runs `bin/ward-agent ARGS --prefix PREFIX`; returns { status, stdout, stderr }. */
+  cli(args) {
+    const agentBin = path.join(this.prefix, 'bin', 'ward-agent');
+    return spawnSync(agentBin, [...args, '--prefix', this.prefix], { encoding: 'utf8', timeout: 60_000, env: cleanEnv() });
+  }
+
+  /** True once the install is gone from the disk (uninstalled). */
+  removed() {
+    return !fs.existsSync(this.prefix);
+  }
+
+  /** The agent's tamper-protection setting as last received (data/protection.json). */
+  protectedNow() {
+    try {
+      return fs.readFileSync(path.join(this.prefix, 'data', 'protection.json'), 'utf8').includes('\\"tamper_protection\\":true');
+    } catch {
+      return false;
+    }
+  }
+
+  /** SIGKILL of ward-update and ward-agent at once, as a host crash would (a lone agent is restarted by its guardian). */
+  kill9All() {
+    try {
+      const upid = Number(fs.readFileSync(path.join(this.prefix, 'data', 'update.pid'), 'utf8').trim());
+      if (upid) process.kill(upid, 'SIGKILL');
+    } catch {
+      /* no updater */
+    }
+    return this.kill9();
+  }
+
+  /**
+   * `ward-agent stop` (it stays stopped), then ward-update (its guardian) and the agent are killed for sure;
+   * the temporary prefix is removed.
+   */
   stop() {
     const agentBin = path.join(this.prefix, 'bin', 'ward-agent');
     if (fs.existsSync(agentBin)) spawnSync(agentBin, ['stop', '--prefix', this.prefix], { timeout: 20_000 });
-    this.kill9();
+    this.kill9All();
+    removeDir(this.dir);
   }
 }
 
@@ -304,4 +367,23 @@ export async function signIn(page, password) {
   await page.locator('#password').fill(password);
   await page.locator('#password').press('Enter');
   await page.waitForURL((u) => !u.pathname.startsWith('/console/signin'));
+}
+
+/**
+ * Saves `phone-<name>.png` of the page's current URL at phone width, in a
+ * second context sharing the signed-in session; `prepare(page)` runs first.
+ */
+export async function phoneShot({ browser, ctx, page, server, errors }, name, prepare) {
+  const state = await ctx.storageState();
+  const c = await browser.newContext({ ignoreHTTPSErrors: true, viewport: PHONE, baseURL: server.url, storageState: state, isMobile: true, hasTouch: true });
+  try {
+    const p = await c.newPage();
+    guardPage(p, errors);
+    const u = new URL(page.url());
+    await p.goto(u.pathname + u.search);
+    if (prepare) await prepare(p);
+    return await shot(p, `phone-${name}`);
+  } finally {
+    await c.close();
+  }
 }

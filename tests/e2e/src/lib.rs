@@ -16,9 +16,13 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::Value;
 
+pub mod fail2ban;
 pub mod host;
+pub mod journald;
+pub mod lifecycle;
 pub mod login;
 pub mod netns;
+pub mod qemu;
 pub mod tinyproxy;
 
 /// Path of a workspace binary (`ward-server`, `ward-agent`, …) next to the
@@ -61,6 +65,21 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
+/// Stops a child with SIGTERM, then SIGKILL after 5 s, and reaps it.
+pub fn stop_child(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        signal(c.id() as i32, libc::SIGTERM);
+        for _ in 0..50 {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
 /// Runs a command to completion, capturing output.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null())
@@ -96,6 +115,11 @@ impl Server {
 
     /// Starts a server listening on `host` (e.g. `0.0.0.0` for namespace hosts).
     pub fn start_on(host: &str) -> Server {
+        Server::start_with(host, &[])
+    }
+
+    /// [`Server::start_on`] with extra `WARD_*` environment settings.
+    pub fn start_with(host: &str, extra_env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::Builder::new()
             .prefix("ward-e2e-server")
             .tempdir()
@@ -112,6 +136,11 @@ impl Server {
             token: String::new(),
             pin: String::new(),
         };
+        s.env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         s.spawn();
         let out = s.cli(&["token", "create", "--label", "e2e"]);
         assert!(out.status.success(), "token create: {}", stderr(&out));
@@ -232,13 +261,17 @@ impl Server {
 
     /// The one-line install command for `key` (id or secret) and `server_url`.
     pub fn install_command(&self, key: &str, server_url: Option<&str>) -> String {
-        let mut args = vec![
-            "install-command",
-            "--platform",
-            "linux-x86_64",
-            "--key",
-            key,
-        ];
+        self.install_command_for("linux-x86_64", key, server_url)
+    }
+
+    /// The install command of `platform`.
+    pub fn install_command_for(
+        &self,
+        platform: &str,
+        key: &str,
+        server_url: Option<&str>,
+    ) -> String {
+        let mut args = vec!["install-command", "--platform", platform, "--key", key];
         if let Some(u) = server_url {
             args.push("--server");
             args.push(u);
@@ -266,6 +299,43 @@ impl Server {
         let text = stdout(&o);
         let (body, code) = text.rsplit_once('\n').expect("status line");
         (code.trim().parse().expect("http code"), body.to_string())
+    }
+
+    /// `POST path` with a JSON body; returns the status and the parsed body.
+    pub fn api_post(&self, path: &str, body: &str) -> (u16, Value) {
+        let (code, text) = self.curl("POST", path, Some(body));
+        let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (code, v)
+    }
+
+    /// The HTTP status of a session upgrade with `credential` (101 when accepted).
+    pub fn session_upgrade_status(&self, credential: &str) -> u16 {
+        let o = run(Command::new("curl")
+            .args([
+                "-sS",
+                "-k",
+                "--http1.1",
+                "--max-time",
+                "3",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+            ])
+            .args(["--pinnedpubkey", &self.pin])
+            .args(["-H", "Connection: Upgrade", "-H", "Upgrade: websocket"])
+            .args(["-H", "Sec-WebSocket-Version: 13"])
+            .args(["-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
+            .args(["-H", "x-ward-wire-version: 1"])
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {credential}"))
+            .arg(format!("{}/api/v1/agent/session", self.url())));
+        let head = stdout(&o);
+        head.lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {head:?} ({})", stderr(&o)))
     }
 
     pub fn api_get(&self, path: &str) -> Value {
@@ -371,12 +441,42 @@ impl Agent {
             .arg(&self.prefix))
     }
 
+    /// SIGKILL of `ward-agent` only (its guardian, `ward-update`, starts it
+    /// again within seconds; see [`Agent::kill9_all`]).
     pub fn kill9(&self) {
         if let Some(pid) = self.pid() {
             signal(pid, libc::SIGKILL);
         }
     }
 
+    /// Runs `bin/ward-agent ARGS --prefix PREFIX` (ARGS first).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run(Command::new(self.agent_bin())
+            .args(args)
+            .arg("--prefix")
+            .arg(&self.prefix))
+    }
+
+    /// The pid of the prefix's `ward-update`, from `data/update.pid`.
+    pub fn update_pid(&self) -> Option<i32> {
+        fs::read_to_string(self.prefix.join("data/update.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// SIGKILL of `ward-update` and `ward-agent` at once, as a host crash
+    /// would: neither guardian is left to restart the other.
+    pub fn kill9_all(&self) {
+        let (u, a) = (self.update_pid(), self.pid());
+        for pid in [u, a].into_iter().flatten() {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+
+    /// `ward-agent stop` (which leaves the agent stopped: `data/stopped`),
+    /// then both programs are killed for sure.
     pub fn stop(&self) {
         if self.agent_bin().exists() {
             let _ = run(Command::new(self.agent_bin())
@@ -384,7 +484,7 @@ impl Agent {
                 .arg("--prefix")
                 .arg(&self.prefix));
         }
-        self.kill9();
+        self.kill9_all();
     }
 }
 
@@ -392,6 +492,37 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// True while process `pid` exists (and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name.
+        Ok(s) => s
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Pids of the live processes (other than this one) whose command line
+/// names `path`, e.g. the `--prefix` of `ward-agent run` or `ward-update run`.
+pub fn processes_naming(path: &Path) -> Vec<i32> {
+    let needle = path.to_string_lossy().into_owned();
+    let own = std::process::id() as i32;
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
+                .filter(|&pid| pid != own && alive(pid))
+                .filter(|pid| {
+                    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                        c.split(|b| *b == 0)
+                            .any(|arg| String::from_utf8_lossy(arg) == needle)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Polls the API until asset `id` has `status` (and `reason`, if given).

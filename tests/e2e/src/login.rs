@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::netns::Host;
-use crate::{run, signal, stderr, wait_for};
+use crate::{run, stderr, stop_child, wait_for};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -134,20 +134,6 @@ impl TestUser {
 impl Drop for TestUser {
     fn drop(&mut self) {
         let _ = Command::new("userdel").arg(&self.name).output();
-    }
-}
-
-fn stop_child(child: &mut Option<Child>) {
-    if let Some(mut c) = child.take() {
-        signal(c.id() as i32, libc::SIGTERM);
-        for _ in 0..50 {
-            if let Ok(Some(_)) = c.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
     }
 }
 

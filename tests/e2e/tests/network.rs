@@ -395,14 +395,26 @@ impl DoctorBed {
     }
 
     /// Runs doctor in the namespace (behind `wrapper`, e.g. faketime), once
-    /// the host's CPU is not saturated by other work.
+    /// the host's CPU is not saturated by other work. Other work (parallel
+    /// tests, builds) can still hold the CPU during doctor's one-second
+    /// sample; its `cpu` finding is then right but not what these tests are
+    /// about, so doctor runs again (for up to three minutes) until it sees
+    /// the CPU free. The CPU-hog test uses [`DoctorBed::doctor_now`].
     fn doctor(&self, wrapper: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
-        wait_for(
-            "the host's CPU to be below 80 % (other work saturates it)",
-            Duration::from_secs(180),
-            || (cpu_busy_percent() < 80.0).then_some(()),
-        );
-        self.doctor_now(wrapper, env)
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
+        loop {
+            wait_for(
+                "the host's CPU to be below 80 % (other work saturates it)",
+                Duration::from_secs(180),
+                || (cpu_busy_percent() < 80.0).then_some(()),
+            );
+            let (code, report) = self.doctor_now(wrapper, env);
+            let cpu_held = faults(&report).iter().any(|c| c == "cpu");
+            if !cpu_held || std::time::Instant::now() > deadline {
+                return (code, report);
+            }
+            eprintln!("doctor saw the CPU held by other work; running it again");
+        }
     }
 
     /// Runs doctor at once.
@@ -514,12 +526,10 @@ fn doctor_healthy_host_exits_zero() {
     ] {
         assert!(checks.contains(&c), "{c} is checked: {checks:?}");
     }
+    // The install started ward-update next to the agent.
     let updater = &report["findings"][1];
-    assert_eq!(updater["status"], "info", "{updater}");
-    assert!(updater["found"]
-        .as_str()
-        .unwrap_or("")
-        .contains("not installed"));
+    assert_eq!(updater["status"], "ok", "{updater}");
+    assert!(updater["found"].as_str().unwrap_or("").contains("running"));
     // The text form says the same.
     let o = run(bed
         .host

@@ -16,7 +16,7 @@ pub const LOAD_LIMIT_PERCENT: f64 = 95.0;
 const UPDATER: &str = "ward-update";
 
 /// `agent` and `updater`.
-pub fn processes(layout: &Layout, proc_root: &Path) -> Vec<Finding> {
+pub fn processes(layout: &Layout, _proc_root: &Path) -> Vec<Finding> {
     let prefix = layout.prefix().display().to_string();
     let bin = layout.bin_link().display().to_string();
     let agent = match running_pid(layout) {
@@ -43,27 +43,29 @@ pub fn processes(layout: &Layout, proc_root: &Path) -> Vec<Finding> {
         ),
     };
     let updater_bin = layout.bin_dir().join(UPDATER);
-    let updater = if !updater_bin.exists() {
+    let updater = if std::fs::symlink_metadata(&updater_bin).is_err() {
         Finding::info(
             "updater",
             format!(
-                "not installed ({} does not exist in this release)",
+                "not installed ({} does not exist; rerun the install command to add it)",
                 updater_bin.display()
             ),
         )
     } else {
-        let procs = procfs::processes(proc_root);
-        match procs
-            .iter()
-            .find(|p| p.comm == UPDATER || p.exe_name.as_deref() == Some(UPDATER))
-        {
-            Some(p) => Finding::ok("updater", format!("running (pid {})", p.pid)),
+        // The holder of this prefix's data/update.lock, not any ward-update.
+        match crate::updater_ctl::running_pid(layout) {
+            Some(pid) => Finding::ok("updater", format!("running (pid {pid})")),
+            None if layout.resurrection_blocked() => Finding::info(
+                "updater",
+                "not running (the agent was stopped with `ward-agent stop`)",
+            ),
             None => Finding::fail(
                 "updater",
                 "not running",
                 format!(
-                    "start it: {} run --prefix {prefix} (the agent restarts it too)",
-                    updater_bin.display()
+                    "start it: {} start --prefix {prefix} (the running agent restarts it too); see {}",
+                    updater_bin.display(),
+                    layout.update_log_file().display()
                 ),
             ),
         }

@@ -9,7 +9,7 @@
 //! | check | what |
 //! |---|---|
 //! | `agent` | the agent of the prefix runs |
-//! | `updater` | `ward-update` runs (`info` "not installed" while it does not exist) |
+//! | `updater` | `ward-update` of this prefix runs (holds `data/update.lock`; `info` when not installed or the agent is stopped) |
 //! | `config` | `conf/network.toml` loads and is valid |
 //! | `overrides` | host overrides are valid and used |
 //! | `proxy` | the proxy answers and accepts CONNECT to the first endpoint |
@@ -32,7 +32,6 @@ pub mod firewall;
 mod host;
 mod network;
 pub mod procfs;
-pub mod tlsprobe;
 
 use std::time::Duration;
 

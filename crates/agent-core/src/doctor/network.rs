@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::firewall::{Rule, Rulesets, Target};
-use super::{clock, tlsprobe, DoctorOptions, Finding, Status};
+use super::{clock, DoctorOptions, Finding, Status};
 use crate::config::{load_network_config, NetworkConfig};
 use crate::http::{self, Endpoint};
 use crate::layout::Layout;
@@ -158,7 +158,7 @@ async fn check_endpoint(
     };
 
     // tls, recording the server's key
-    let (config, recorder) = match tlsprobe::recording_config() {
+    let (config, recorder) = match ward_pki::pin::recording_client_config() {
         Ok(c) => c,
         Err(e) => {
             r.findings.push(

@@ -158,7 +158,7 @@ impl Proxy {
     pub fn connect_request(&self, target: &str) -> String {
         let mut req = format!(
             "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: ward-agent/{}\r\n",
-            crate::VERSION
+            crate::version()
         );
         if let Some(b) = &self.basic {
             req.push_str(&format!("Proxy-Authorization: Basic {b}\r\n"));

@@ -238,7 +238,8 @@ fn refresh_status(handle: &PipelineHandle, readers: &[StatusReader], host: &host
 
 /// The collector's sink: append all, or, when one event is too large for a
 /// record, append them one by one without their raw line (an event still
-/// too large is dropped and logged: retrying could never succeed).
+/// too large is dropped, logged and counted in the spool's `dropped_total`:
+/// retrying could never succeed).
 pub(crate) fn append_all(handle: &PipelineHandle, events: &mut Vec<Event>) -> Result<(), String> {
     match handle.append(events) {
         Ok(()) => return Ok(()),
@@ -255,8 +256,11 @@ pub(crate) fn append_all(handle: &PipelineHandle, events: &mut Vec<Event>) -> Re
                     tracing::warn!(
                         size,
                         kind = ev.kind(),
-                        "an event too large to spool was dropped"
+                        "an event too large to spool was dropped (counted as lost)"
                     );
+                    if let Err(e) = handle.with_spool(|s| s.count_lost(1)) {
+                        tracing::warn!(error = %e, "counting a lost event");
+                    }
                 }
             }
             Err(e) => {

@@ -1,6 +1,8 @@
 //! One live session, after `Welcome`: reports, keepalives, policy pushes,
-//! dead-session detection, and spooled events (sent in acknowledged
-//! batches, see `pipeline::sender`, with `SpoolStats` beside keepalives).
+//! dead-session detection, spooled events (sent in acknowledged batches,
+//! see `pipeline::sender`, with `SpoolStats` beside keepalives), and the
+//! lifecycle messages (commands, protection, notices; see
+//! `crate::lifecycle::session`).
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use ward_hostinfo::HostCollector;
 use ward_proto::{AgentMsg, HostReport, Policy, ServerMsg};
 
 use super::{decode_frame, send, ws_error, SessionError, Ws};
+use crate::lifecycle::session::{After, Lifecycle};
 use crate::pipeline::sender::EventSender;
 use crate::pipeline::PipelineHandle;
 use crate::status_file::StatusWriter;
@@ -23,6 +26,27 @@ pub struct LiveContext<'a> {
     pub report_check: Duration,
     /// The event pipeline, when it runs.
     pub events: Option<&'a PipelineHandle>,
+    /// Commands, protection and notices (the running agent only).
+    pub life: Option<&'a mut Lifecycle>,
+}
+
+/// How a live session ended without an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEnd {
+    /// Shutdown asked for; the WebSocket was closed.
+    Stopped,
+    /// An uninstall command was accepted; the WebSocket is still open so
+    /// the result can be reported after the removal.
+    Uninstall { command_id: String },
+}
+
+async fn send_notices(ws: &mut Ws, life: Option<&mut Lifecycle>) -> Result<(), SessionError> {
+    if let Some(life) = life {
+        for m in life.notices_to_send() {
+            send(ws, &m).await?;
+        }
+    }
+    Ok(())
 }
 
 fn every(period: Duration) -> Interval {
@@ -51,16 +75,18 @@ async fn send_report(
     Ok(report)
 }
 
-/// Runs the session until it fails (`Err`) or `shutdown` turns true (`Ok`,
-/// after a WebSocket close). `healthy` becomes true at the first keepalive ack.
+/// Runs the session until it fails (`Err`), `shutdown` turns true
+/// (`Stopped`, after a WebSocket close) or an uninstall is accepted.
+/// `healthy` becomes true at the first keepalive ack.
 pub async fn run(
     ws: &mut Ws,
     mut policy: Policy,
     ctx: &mut LiveContext<'_>,
     shutdown: &mut watch::Receiver<bool>,
     healthy: &mut bool,
-) -> Result<(), SessionError> {
+) -> Result<LiveEnd, SessionError> {
     let mut last_sent = send_report(ws, ctx.collector).await?;
+    send_notices(ws, ctx.life.as_deref_mut()).await?;
     let mut events = ctx.events.map(|h| EventSender::new(h.clone()));
     let events_notify = events.as_ref().map(EventSender::notify);
     if let Some(ev) = events.as_mut() {
@@ -89,6 +115,7 @@ pub async fn run(
                     send(ws, &ev.stats_msg()).await?;
                     ev.check_stalled()?;
                 }
+                send_notices(ws, ctx.life.as_deref_mut()).await?;
             }
             _ = async {
                 match &events_notify {
@@ -153,11 +180,35 @@ pub async fn run(
                             ev.pump(ws).await?;
                         }
                     }
+                    Some(ServerMsg::Command { command }) => {
+                        let Some(life) = ctx.life.as_deref_mut() else {
+                            tracing::warn!("command ignored: this agent runs without lifecycle support");
+                            continue;
+                        };
+                        let (answer, after) = life.on_command(&command);
+                        send(ws, &answer).await?;
+                        if let After::Uninstall { command_id } = after {
+                            return Ok(LiveEnd::Uninstall { command_id });
+                        }
+                    }
+                    Some(ServerMsg::Protection { statement }) => {
+                        if let Some(life) = ctx.life.as_deref_mut() {
+                            life.on_protection(&statement);
+                        }
+                    }
+                    Some(ServerMsg::NoticeAck { id }) => {
+                        if let Some(life) = ctx.life.as_deref_mut() {
+                            life.on_notice_ack(&id);
+                        }
+                    }
+                    Some(ServerMsg::Reidentify { .. }) => {
+                        return Err(SessionError::Protocol("re-identification after welcome".into()));
+                    }
                     None => {}
                 }
             }
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
-    Ok(())
+    Ok(LiveEnd::Stopped)
 }

@@ -20,8 +20,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use ward_proto::{
-    AgentMsg, ApiError, ErrorCode, Policy, ServerMsg, MAX_FRAME_BYTES, SESSION_PATH, WIRE_VERSION,
-    WIRE_VERSION_HEADER,
+    AgentMsg, ApiError, Credential, ErrorCode, Policy, ServerMsg, MAX_FRAME_BYTES, SESSION_PATH,
+    WIRE_VERSION, WIRE_VERSION_HEADER,
 };
 
 use crate::error::exit_code;
@@ -31,7 +31,9 @@ use crate::net::{NetOptions, Route};
 pub mod live;
 pub mod runner;
 
-pub use runner::{run_sessions, run_sessions_piped, run_sessions_with, NetRuntime, RunnerParams};
+pub use runner::{
+    run_sessions, run_sessions_piped, run_sessions_with, NetRuntime, RunnerParams, SessionsEnd,
+};
 
 /// Time allowed between `Hello` and `Welcome`.
 pub const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,6 +64,13 @@ pub enum SessionError {
     Protocol(String),
     #[error("WebSocket: {0}")]
     Ws(String),
+    /// Not a failure: instead of `Welcome` the server says this install is
+    /// a copy of another host's and hands it an identity of its own.
+    #[error("the server re-identified this install as a copy ({reason})")]
+    Reidentify {
+        credential: Credential,
+        reason: String,
+    },
 }
 
 fn refusal(status: u16, code: Option<ErrorCode>, message: &str) -> String {
@@ -199,6 +208,8 @@ pub struct Welcome {
     pub agent_id: String,
     pub policy: Policy,
     pub server_time_ms: i64,
+    /// The server's command key (standard base64).
+    pub command_key: Option<String>,
 }
 
 /// Sends `hello` and waits up to [`WELCOME_TIMEOUT`] for `Welcome`.
@@ -214,12 +225,29 @@ pub async fn handshake(ws: &mut Ws, hello: &AgentMsg) -> Result<Welcome, Session
                     agent_id,
                     policy,
                     server_time_ms,
+                    command_key,
                 }) => {
                     return Ok(Welcome {
                         agent_id,
                         policy,
                         server_time_ms,
+                        command_key,
                     })
+                }
+                Some(ServerMsg::Reidentify {
+                    agent_id,
+                    credential,
+                    reason,
+                }) => {
+                    let credential = Credential::parse(&credential)
+                        .ok()
+                        .filter(|c| c.agent_id == agent_id)
+                        .ok_or_else(|| {
+                            SessionError::Protocol(
+                                "re-identification with a malformed credential".into(),
+                            )
+                        })?;
+                    return Err(SessionError::Reidentify { credential, reason });
                 }
                 Some(ServerMsg::Error { code, message }) => {
                     return Err(SessionError::Server { code, message })
@@ -243,15 +271,39 @@ pub async fn handshake(ws: &mut Ws, hello: &AgentMsg) -> Result<Welcome, Session
     }
 }
 
-/// The `Hello` this agent sends.
+/// The `Hello` this agent sends (without lifecycle capabilities: the
+/// install's repair check and other one-shot sessions).
 pub fn hello(fingerprint: &str, last_error: Option<String>, endpoint: &Endpoint) -> AgentMsg {
     AgentMsg::Hello {
         wire_version: WIRE_VERSION,
-        agent_version: crate::VERSION.to_string(),
+        agent_version: crate::version().to_string(),
         fingerprint: fingerprint.to_string(),
         last_error,
         endpoint: Some(endpoint.url.clone()),
+        instance: None,
+        capabilities: Vec::new(),
     }
+}
+
+/// The `Hello` of the running agent: its process instance id and the
+/// lifecycle capabilities.
+pub fn agent_hello(
+    fingerprint: &str,
+    last_error: Option<String>,
+    endpoint: &Endpoint,
+    instance: &str,
+) -> AgentMsg {
+    let mut h = hello(fingerprint, last_error, endpoint);
+    if let AgentMsg::Hello {
+        instance: i,
+        capabilities,
+        ..
+    } = &mut h
+    {
+        *i = Some(instance.to_string());
+        *capabilities = crate::lifecycle::session::capabilities();
+    }
+    h
 }
 
 /// Opens a session with `credential`, waits for `Welcome` and closes it.

@@ -11,12 +11,14 @@ use tokio::sync::watch;
 use ward_hostinfo::{HostCollector, HostPaths};
 use ward_proto::Policy;
 
-use super::live::{self, LiveContext};
-use super::{handshake, hello, open_via, SessionError};
+use super::live::{self, LiveContext, LiveEnd};
+use super::{agent_hello, handshake, hello, open_via, SessionError, Ws};
 use crate::backoff::Backoff;
 use crate::config::AgentConfig;
 use crate::http::{connect_tls_via, Endpoint};
 use crate::identity::Identity;
+use crate::layout::Layout;
+use crate::lifecycle::session::Lifecycle;
 use crate::net::reload::{LoadedNetwork, NetworkWatcher, Reload};
 use crate::net::{NetOptions, Selector};
 use crate::status_file::StatusWriter;
@@ -31,6 +33,17 @@ pub struct RunnerParams {
     pub config: AgentConfig,
     pub status_path: PathBuf,
     pub host_paths: HostPaths,
+    /// The install, for the lifecycle (commands, protection, notices,
+    /// re-identification). `None`: a bare session loop without them.
+    pub layout: Option<Layout>,
+}
+
+/// Why the session loop returned.
+pub enum SessionsEnd {
+    /// Shutdown was asked for.
+    Stopped,
+    /// An uninstall command was accepted; `ws` is still open for its result.
+    Uninstall { ws: Box<Ws>, command_id: String },
 }
 
 /// How the session loop reaches the server beyond [`RunnerParams`].
@@ -49,11 +62,12 @@ enum Ended {
     Shutdown,
     /// A preferred endpoint (this index) answered a probe.
     FailBack(usize),
+    Uninstall(Box<Ws>, String),
 }
 
 /// Keeps a session up until `shutdown` turns true: direct connections, no
 /// failback probes, no reloads. Returns only then.
-pub async fn run_sessions(params: RunnerParams, shutdown: watch::Receiver<bool>) {
+pub async fn run_sessions(params: RunnerParams, shutdown: watch::Receiver<bool>) -> SessionsEnd {
     run_sessions_with(params, NetRuntime::default(), shutdown).await
 }
 
@@ -63,7 +77,7 @@ pub async fn run_sessions_with(
     params: RunnerParams,
     net: NetRuntime,
     shutdown: watch::Receiver<bool>,
-) {
+) -> SessionsEnd {
     run_sessions_piped(params, net, None, shutdown).await
 }
 
@@ -74,7 +88,12 @@ pub async fn run_sessions_piped(
     mut net: NetRuntime,
     pipeline: Option<crate::pipeline::PipelineHandle>,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> SessionsEnd {
+    let instance = ward_pki::secret::random_token("in", 12);
+    let mut life = params
+        .layout
+        .clone()
+        .map(|l| Lifecycle::new(l, &params.identity.agent_id));
     let mut status = StatusWriter::new(
         params.status_path.clone(),
         std::process::id(),
@@ -83,7 +102,7 @@ pub async fn run_sessions_piped(
     if let Some(p) = &pipeline {
         status.share_with(p.status_share());
     }
-    let mut collector = HostCollector::new(params.host_paths.clone(), crate::VERSION);
+    let mut collector = HostCollector::new(params.host_paths.clone(), crate::version());
     let mut backoff = Backoff::new(params.config.min_backoff(), params.config.max_backoff());
     let mut last_error: Option<String> = None;
     let mut watcher = net.network_toml.clone().map(NetworkWatcher::new);
@@ -91,7 +110,7 @@ pub async fn run_sessions_piped(
     if params.endpoints.is_empty() {
         status.disconnected(None, "no endpoints configured".into());
         let _ = shutdown.wait_for(|s| *s).await;
-        return;
+        return SessionsEnd::Stopped;
     }
     while !*shutdown.borrow() {
         let ep = params.endpoints[sel.current() % params.endpoints.len()].clone();
@@ -102,11 +121,13 @@ pub async fn run_sessions_piped(
             &net,
             &sel,
             &mut last_error,
+            &instance,
             &mut LiveContext {
                 collector: &mut collector,
                 status: &mut status,
                 report_check: Duration::from_secs(params.config.report_check_secs),
                 events: pipeline.as_ref(),
+                life: life.as_mut(),
             },
             &mut shutdown,
             &mut healthy,
@@ -114,6 +135,18 @@ pub async fn run_sessions_piped(
         .await;
         let err = match result {
             Ok(Ended::Shutdown) => break,
+            Ok(Ended::Uninstall(ws, command_id)) => {
+                status.stopped();
+                return SessionsEnd::Uninstall { ws, command_id };
+            }
+            Err(SessionError::Reidentify { credential, reason }) => {
+                if adopt_identity(&mut params, life.as_mut(), &credential, &reason) {
+                    status.agent_id(&params.identity.agent_id);
+                    backoff.reset();
+                    continue;
+                }
+                SessionError::Reidentify { credential, reason }
+            }
             Ok(Ended::FailBack(to)) => {
                 tracing::info!(
                     from = %ep.url,
@@ -177,6 +210,44 @@ pub async fn run_sessions_piped(
         }
     }
     status.stopped();
+    SessionsEnd::Stopped
+}
+
+/// Saves the identity the server gave this copy of an install and uses it
+/// from now on. False when it cannot be saved (the old one is kept and the
+/// server asked again at the next attempt).
+fn adopt_identity(
+    params: &mut RunnerParams,
+    life: Option<&mut Lifecycle>,
+    credential: &ward_proto::Credential,
+    reason: &str,
+) -> bool {
+    let Some(layout) = params.layout.clone() else {
+        return false;
+    };
+    let new = Identity {
+        agent_id: credential.agent_id.clone(),
+        credential: credential.encode(),
+        fingerprint: params.fingerprint.clone(),
+    };
+    if let Err(e) = new.save(&layout.identity()) {
+        tracing::error!(
+            error = %crate::one_line(&e),
+            "cannot save the identity the server gave this copy; keeping the old one"
+        );
+        return false;
+    }
+    tracing::warn!(
+        old = %params.identity.agent_id,
+        new = %new.agent_id,
+        %reason,
+        "this install is a copy of another host's: it is a new asset from now on"
+    );
+    if let Some(life) = life {
+        life.reidentified(&new.agent_id);
+    }
+    params.identity = new;
+    true
 }
 
 /// Puts reloaded `network.toml` settings in place.
@@ -187,17 +258,22 @@ fn apply(params: &mut RunnerParams, net: &mut NetRuntime, n: LoadedNetwork) {
     net.failback_every = n.failback_every;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn one_session(
     params: &RunnerParams,
     net: &NetRuntime,
     sel: &Selector,
     last_error: &mut Option<String>,
+    instance: &str,
     ctx: &mut LiveContext<'_>,
     shutdown: &mut watch::Receiver<bool>,
     healthy: &mut bool,
 ) -> Result<Ended, SessionError> {
     let ep = &params.endpoints[sel.current() % params.endpoints.len()];
-    let hello_msg = hello(&params.fingerprint, last_error.clone(), ep);
+    let hello_msg = match params.layout {
+        Some(_) => agent_hello(&params.fingerprint, last_error.clone(), ep, instance),
+        None => hello(&params.fingerprint, last_error.clone(), ep),
+    };
     let opening = async {
         let (mut ws, route) = open_via(
             ep,
@@ -244,28 +320,37 @@ async fn one_session(
     *last_error = None;
     ctx.status.route(route.to_string(), peer);
     ctx.status.connected(ep, policy);
+    if let Some(life) = ctx.life.as_deref_mut() {
+        life.welcomed(welcome.command_key.as_deref(), welcome.server_time_ms);
+    }
 
     // The live session stops on shutdown or when a preferred endpoint is
     // back; either way it closes the WebSocket cleanly.
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let mut ended = Ended::Shutdown;
     let probing = net.failback_every.filter(|_| sel.on_fallback());
-    let live = live::run(&mut ws, policy, ctx, &mut stop_rx, healthy);
-    tokio::pin!(live);
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            r = &mut live => return r.map(|()| ended),
-            _ = shutdown.changed(), if !stopping => {
-                stopping = true;
-                let _ = stop_tx.send(true);
-            }
-            to = probe_preferred(params, net, sel, probing), if !stopping => {
-                ended = Ended::FailBack(to);
-                stopping = true;
-                let _ = stop_tx.send(true);
+    let end = {
+        let live = live::run(&mut ws, policy, ctx, &mut stop_rx, healthy);
+        tokio::pin!(live);
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                r = &mut live => break r?,
+                _ = shutdown.changed(), if !stopping => {
+                    stopping = true;
+                    let _ = stop_tx.send(true);
+                }
+                to = probe_preferred(params, net, sel, probing), if !stopping => {
+                    ended = Ended::FailBack(to);
+                    stopping = true;
+                    let _ = stop_tx.send(true);
+                }
             }
         }
+    };
+    match end {
+        LiveEnd::Stopped => Ok(ended),
+        LiveEnd::Uninstall { command_id } => Ok(Ended::Uninstall(Box::new(ws), command_id)),
     }
 }
 

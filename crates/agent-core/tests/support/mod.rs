@@ -26,9 +26,37 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use ward_proto::{
-    AgentMsg, ApiError, EnrollRequest, EnrollResponse, ErrorCode, Policy, ServerMsg, ENROLL_PATH,
-    SESSION_PATH, WIRE_VERSION_HEADER,
+    AgentMsg, ApiError, EnrollRequest, EnrollResponse, ErrorCode, Policy, ServerMsg, Signed,
+    ENROLL_PATH, SESSION_PATH, WIRE_VERSION_HEADER,
 };
+
+/// The test server's command-signing key (a fixed seed: tests sign with it
+/// and with other keys).
+pub fn server_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[42u8; 32])
+}
+
+/// Standard base64 of a key's public half.
+pub fn public_b64(k: &ed25519_dalek::SigningKey) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(k.verifying_key().to_bytes())
+}
+
+/// Signs `payload` (as JSON) for `domain` with `key`, the way ward-pki does.
+pub fn sign_doc<T: serde::Serialize>(
+    key: &ed25519_dalek::SigningKey,
+    domain: &str,
+    payload: &T,
+) -> Signed {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer;
+    let text = serde_json::to_string(payload).unwrap();
+    let sig = key.sign(&ward_pki::signed::message(domain, &text));
+    Signed {
+        payload: text,
+        signature: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+    }
+}
 
 /// A self-signed certificate, its PKCS#8 key and its pin per openssl.
 #[derive(Clone)]
@@ -87,6 +115,8 @@ pub enum Control {
     DropAll,
     /// Stop answering (no acks) on current sessions.
     Mute,
+    /// Send this message on every current session.
+    Send(ServerMsg),
 }
 
 pub struct TestServer {
@@ -310,6 +340,8 @@ async fn handle(
                 agent_id: id,
                 credential: cred,
                 policy: s.policy,
+                release_key: None,
+                command_key: Some(public_b64(&server_key())),
             };
             Ok(json_response(
                 StatusCode::OK,
@@ -407,6 +439,7 @@ async fn session_loop<S>(
                         agent_id: agent_id.clone(),
                         policy: st.lock().unwrap().policy,
                         server_time_ms: 0,
+                        command_key: Some(public_b64(&server_key())),
                     }),
                     AgentMsg::Keepalive { seq } => Some(ServerMsg::KeepaliveAck { seq }),
                     AgentMsg::Report { .. } => None,
@@ -415,6 +448,8 @@ async fn session_loop<S>(
                         .last()
                         .map(|e| ServerMsg::EventsAck { up_to: e.id }),
                     AgentMsg::SpoolStats { .. } => None,
+                    AgentMsg::CommandResult { .. } => None,
+                    AgentMsg::Notice { notice } => Some(ServerMsg::NoticeAck { id: notice.id }),
                 };
                 if let Some(r) = reply {
                     if ws.send(Message::text(r.encode())).await.is_err() {
@@ -429,8 +464,70 @@ async fn session_loop<S>(
                 }
                 Ok(Control::DropAll) => return,
                 Ok(Control::Mute) => muted = true,
+                Ok(Control::Send(m)) => {
+                    let _ = ws.send(Message::text(m.encode())).await;
+                }
                 Err(_) => {}
             }
         }
     }
+}
+
+/// A policy with 1 s keepalives, so tests see several in a few seconds.
+pub const FAST: Policy = Policy {
+    keepalive_secs: 1,
+    missed_keepalives: 3,
+    report_interval_secs: 3600,
+};
+
+/// Agent settings that reconnect within 50–200 ms.
+pub fn fast_agent_config() -> ward_agent_core::config::AgentConfig {
+    ward_agent_core::config::AgentConfig {
+        reconnect_min_backoff_ms: 50,
+        reconnect_max_backoff_ms: 200,
+        report_check_secs: 1,
+        ..Default::default()
+    }
+}
+
+/// Session runner parameters for a test agent `agent_id` (fingerprint
+/// `fingerprint`) trusting `pin` and trying `endpoints` in order.
+pub fn runner_params(
+    endpoints: &[String],
+    pin: &str,
+    agent_id: &str,
+    credential: &str,
+    fingerprint: &str,
+    config: ward_agent_core::config::AgentConfig,
+    status_path: std::path::PathBuf,
+) -> ward_agent_core::session::RunnerParams {
+    ward_agent_core::session::RunnerParams {
+        endpoints: endpoints
+            .iter()
+            .map(|e| ward_agent_core::http::Endpoint::parse(e).unwrap())
+            .collect(),
+        tls: ward_pki::pin::pinned_client_config(pin).unwrap(),
+        identity: ward_agent_core::identity::Identity {
+            agent_id: agent_id.into(),
+            credential: credential.into(),
+            fingerprint: fingerprint.into(),
+        },
+        fingerprint: fingerprint.into(),
+        config,
+        status_path,
+        host_paths: Default::default(),
+        layout: None,
+    }
+}
+
+/// Asks a running agent task to stop and checks it returns within 5 s.
+pub fn stop_agent<T>(
+    rt: &tokio::runtime::Runtime,
+    stop: &tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<T>,
+) -> T {
+    stop.send(true).unwrap();
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await })
+        .expect("agent stops within 5 s of shutdown")
+        .unwrap()
 }

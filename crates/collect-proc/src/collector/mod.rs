@@ -112,8 +112,10 @@ impl StatusReader {
 pub fn spawn(cfg: ProcConfig, sink: impl Sink) -> std::io::Result<ProcHandle> {
     // Exec events only where the kernel can filter (exits are found by the
     // periodic liveness check, parents read from /proc).
-    let release = std::fs::read_to_string(cfg.proc_root.join("sys/kernel/osrelease")).unwrap_or_default();
-    let only = crate::netlink::kernel_filters_events(release.trim()).then_some(crate::netlink::EXEC_ONLY);
+    let release =
+        std::fs::read_to_string(cfg.proc_root.join("sys/kernel/osrelease")).unwrap_or_default();
+    let only =
+        crate::netlink::kernel_filters_events(release.trim()).then_some(crate::netlink::EXEC_ONLY);
     let conn = match cfg.mode {
         Mode::Poll => None,
         Mode::Connector => Some(Connector::open(cfg.rcvbuf, only)?),

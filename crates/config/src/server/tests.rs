@@ -31,13 +31,36 @@ fn nothing_set_gives_the_documented_defaults() {
     assert_eq!(c.listen.to_string(), "0.0.0.0:8443");
     assert_eq!(c.data_dir, PathBuf::from("/var/lib/ward"));
     assert_eq!(c.packages_dir(), PathBuf::from("/var/lib/ward/packages"));
+    assert_eq!(c.rules_dir(), PathBuf::from("/var/lib/ward/rules"));
     assert!(c.advertise.is_empty());
     assert_eq!(c.policy.keepalive_secs, 30);
     assert_eq!(c.limits.max_sessions, 200_000);
     assert_eq!(c.limits.tls_handshake_timeout_secs, 10);
     assert_eq!(c.limits.max_concurrent_handshakes, 256);
     assert_eq!(c.log.format, LogFormat::Text);
+    assert_eq!(c.release.metadata_expiry_secs, 604_800);
     assert!(c.validate().is_empty(), "{:?}", c.validate());
+}
+
+#[test]
+fn release_expiry_from_env_and_its_bounds() {
+    let c = load(
+        None,
+        &[("WARD_RELEASE__METADATA_EXPIRY_SECS", "3600")],
+        &CliOverrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.release.metadata_expiry_secs, 3600);
+    assert!(c.validate().is_empty());
+    let c = load(
+        None,
+        &[("WARD_RELEASE__METADATA_EXPIRY_SECS", "5")],
+        &CliOverrides::default(),
+    )
+    .unwrap();
+    let p = c.validate();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "release.metadata_expiry_secs");
 }
 
 #[test]
@@ -224,4 +247,22 @@ fn advertise_urls_are_checked() {
     ] {
         assert!(check_advertise_url(bad).is_err(), "{bad} must be refused");
     }
+}
+
+#[test]
+fn rules_dir_from_the_environment_and_a_file_in_its_place_is_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let c = load(
+        None,
+        &[("WARD_RULES_DIR", file.to_str().unwrap())],
+        &CliOverrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.rules_dir(), file);
+    let problems = c.validate();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "rules_dir");
+    assert!(problems[0].message.contains("not a directory"));
 }

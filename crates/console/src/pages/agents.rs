@@ -263,9 +263,16 @@ fn uninstall_card(
         section.card #uninstall aria-labelledby="uninstall-card-title" {
             div.card-head { h2 #uninstall-card-title { "Uninstall the agent" } }
             p.muted {
-                "Select servers and choose Uninstall. Online servers get a signed command at once; offline ones are flagged because they cannot receive it now. "
+                "Select servers and choose Uninstall. Online servers get a signed command at once; offline ones are flagged because they cannot receive it now, "
+                "and the command can wait for them until it expires. "
                 "You can also select servers on the " a href="/console/assets" { "Assets" } " page."
             }
+            (components::copy_block(
+                "uninstall-cmd",
+                &host.uninstall_command(),
+                "uninstall command",
+                html! { "Or run this as root on the server (append " code { "--prefix DIR" } " for another prefix, " code { "--token TOKEN" } " when tamper protection is on)" },
+            ))
             form.filters method="get" action={ (PATH) "#uninstall" } role="search" {
                 label.search {
                     span.visually-hidden { "Find servers" }

@@ -8,7 +8,8 @@ use axum::response::Html;
 use axum::Extension;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
-use ward_store::{Asset, AssetQuery, GroupCount, Status, StatusReason, StoreError};
+use ward_proto::CommandKind;
+use ward_store::{Asset, AssetQuery, CommandRecord, GroupCount, Status, StatusReason, StoreError};
 
 use super::fleet::FleetCounts;
 use super::install_hint;
@@ -185,6 +186,8 @@ pub async fn render(host: &dyn ConsoleHost, csrf: &str, p: &Params) -> Result<Ma
         .await
         .map_err(|e| PageError::store("listing groups", e))?;
     let counts = FleetCounts::from_counts(&host.status_counts());
+    let ids: Vec<String> = page.items.iter().map(|a| a.id.clone()).collect();
+    let pending = Pending::of(host.pending_commands(&ids).await);
     let hint = if counts.total == 0 {
         Some(install_hint::for_this_host(host).await?)
     } else {
@@ -214,8 +217,8 @@ pub async fn render(host: &dyn ConsoleHost, csrf: &str, p: &Params) -> Result<Ma
                     html! { "Nothing matches these filters. " a href="/console/assets" { "Clear the filters" } " to see every server." },
                     None))
             } @else {
-                (table(host, &page.items, now))
-                (pager(&filters, page_no, page.items.len(), page.next_cursor.as_deref()))
+                (table(host, &page.items, &pending, now))
+                (components::pager(page_no, PAGE_SIZE, page.items.len(), page.next_cursor.as_deref(), |extra| filters.href(None, extra), ""))
             }
         }
         (components::uninstall_dialog(csrf))
@@ -269,7 +272,42 @@ fn filter_bar(f: &Filters, groups: &[GroupCount]) -> Markup {
     }
 }
 
-fn table(host: &dyn ConsoleHost, assets: &[Asset], now: i64) -> Markup {
+/// Pending uninstall commands by asset: the one that expires last.
+#[derive(Debug, Default)]
+pub struct Pending(std::collections::HashMap<String, CommandRecord>);
+
+impl Pending {
+    pub fn of(cmds: Vec<CommandRecord>) -> Pending {
+        let mut m: std::collections::HashMap<String, CommandRecord> = Default::default();
+        for c in cmds
+            .into_iter()
+            .filter(|c| c.kind == CommandKind::Uninstall)
+        {
+            match m.get(&c.asset_id) {
+                Some(have) if have.expires_at >= c.expires_at => {}
+                _ => {
+                    m.insert(c.asset_id.clone(), c);
+                }
+            }
+        }
+        Pending(m)
+    }
+
+    pub fn get(&self, asset_id: &str) -> Option<&CommandRecord> {
+        self.0.get(asset_id)
+    }
+}
+
+/// "Uninstall pending · expires in 23 h".
+pub fn pending_flag(c: &CommandRecord, now: i64) -> Markup {
+    html! {
+        span.flag.flag-pending title={ "Queued " (fmt::absolute(c.created_at)) "; expires " (fmt::absolute(c.expires_at)) } {
+            "Uninstall pending · expires " (fmt::until(c.expires_at, now))
+        }
+    }
+}
+
+fn table(host: &dyn ConsoleHost, assets: &[Asset], pending: &Pending, now: i64) -> Markup {
     html! {
         div.bulk-bar #bulk-bar hidden {
             span #bulk-count { "0 selected" }
@@ -293,14 +331,14 @@ fn table(host: &dyn ConsoleHost, assets: &[Asset], now: i64) -> Markup {
                     }
                 }
                 tbody {
-                    @for a in assets { (row(host, a, now)) }
+                    @for a in assets { (row(host, a, pending.get(&a.id), now)) }
                 }
             }
         }
     }
 }
 
-fn row(host: &dyn ConsoleHost, a: &Asset, now: i64) -> Markup {
+fn row(host: &dyn ConsoleHost, a: &Asset, pending: Option<&CommandRecord>, now: i64) -> Markup {
     let live = host.live_status(&a.id);
     let (status, reason) = live.map_or((a.status, a.status_reason), |l| (l.status, l.reason));
     let last_seen = live.and_then(|l| l.last_seen).or(a.last_seen);
@@ -311,7 +349,10 @@ fn row(host: &dyn ConsoleHost, a: &Asset, now: i64) -> Markup {
                 input type="checkbox" name="id" value=(a.id) data-hostname=(a.hostname)
                     data-online=(if online { "1" } else { "0" }) aria-label={ "Select " (a.hostname) };
             }
-            td data-label="Status" { (components::badge(status, reason)) }
+            td data-label="Status" {
+                (components::badge(status, reason))
+                @if let Some(c) = pending { " " (pending_flag(c, now)) }
+            }
             td.host data-label="Hostname" { a href={ "/console/assets/" (encode_component(&a.id)) } { (a.hostname) } }
             td.mono data-label="IP addresses" {
                 span {
@@ -329,26 +370,6 @@ fn row(host: &dyn ConsoleHost, a: &Asset, now: i64) -> Markup {
                 @match &a.group { Some(g) => span.tag { (g) }, None => span.muted { "—" } }
             }
             td data-label="Last seen" data-live="last-seen" { (components::maybe_time_ago(last_seen, now, "Never")) }
-        }
-    }
-}
-
-fn pager(f: &Filters, page_no: u32, shown: usize, next: Option<&str>) -> Markup {
-    let first = (page_no as u64 - 1) * u64::from(PAGE_SIZE) + 1;
-    let last = first + shown as u64 - 1;
-    html! {
-        nav.pager aria-label="Pages" {
-            span.muted { "Showing " (fmt::count(first)) "–" (fmt::count(last)) }
-            div.pager-links {
-                @if page_no > 1 {
-                    a.btn.btn-sm href=(f.href(None, &[])) { (PreEscaped(icons::CHEVRON_LEFT)) span { "First page" } }
-                }
-                @if let Some(c) = next {
-                    a.btn.btn-sm rel="next" href=(f.href(None, &[("cursor", c.to_string()), ("page", (page_no + 1).to_string())])) {
-                        span { "Next page" } (PreEscaped(icons::CHEVRON_RIGHT))
-                    }
-                }
-            }
         }
     }
 }

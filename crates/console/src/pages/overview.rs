@@ -143,7 +143,7 @@ fn alerts_card(s: &AlertSummary) -> Markup {
         section.card aria-labelledby="alerts-title" {
             div.card-head {
                 h2 #alerts-title { "Alerts by severity" }
-                span.muted { "last 14 days" }
+                span.muted { "last 14 days" @if s.total > 0 { " · " a href="/console/alerts" { "View alerts" } } }
             }
             @if s.total == 0 {
                 div.empty.empty-inline {
@@ -153,7 +153,7 @@ fn alerts_card(s: &AlertSummary) -> Markup {
             } @else {
                 div.severity-row {
                     @for (sev, tone) in [(AlertSeverity::Urgent, "crit"), (AlertSeverity::Suspicious, "warn"), (AlertSeverity::Reminder, "info")] {
-                        div class={ "severity severity-" (tone) } {
+                        a class={ "severity severity-" (tone) } href={ "/console/alerts?state=unhandled&severity=" (sev.as_str()) } data-severity-count=(sev.as_str()) {
                             span.severity-label { span.dot aria-hidden="true" {} (alerts_data::severity_label(sev)) }
                             span.severity-value { (fmt::count(s.unhandled(sev))) }
                             span.muted { "unhandled" }

@@ -1,6 +1,8 @@
 //! Settings → Agent policy: keepalive, missed keepalives before offline,
-//! report interval. Saved through the same path as
-//! `PUT /api/v1/settings/policy`, so live agents get it at once.
+//! report interval (saved through the same path as
+//! `PUT /api/v1/settings/policy`), and tamper protection per group (the
+//! same path as `PUT /api/v1/settings/tamper-protection`); live agents get
+//! both at once.
 
 use std::sync::Arc;
 
@@ -12,11 +14,15 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use ward_proto::Policy;
 
-use crate::host::{ConsoleHost, PolicySaveError};
+use crate::host::{ConsoleHost, PolicySaveError, TamperProtection};
 use crate::http::{Authed, PageError};
 use crate::view::{self, components, fmt, Frame, Nav};
 
 pub const PATH: &str = "/console/settings/policy";
+/// Where the tamper-protection form posts.
+pub const TAMPER_PATH: &str = "/console/settings/policy/tamper";
+/// Prefix of a group's field in the tamper-protection form.
+pub const GROUP_FIELD: &str = "g:";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Params {
@@ -55,12 +61,115 @@ pub fn parse_form(f: &PolicyForm) -> Result<Policy, String> {
     })
 }
 
+/// What the page shows besides the intervals.
+pub struct TamperView<'a> {
+    pub settings: &'a TamperProtection,
+    /// Every group with assets, and every group the settings name.
+    pub groups: &'a [String],
+}
+
+/// Parses the tamper form: `default` (present when ticked) and one
+/// `g:<group>` field per group, `default`, `on` or `off`.
+pub fn parse_tamper_form(fields: &[(String, String)]) -> Result<TamperProtection, String> {
+    let mut t = TamperProtection::default();
+    for (k, v) in fields {
+        if k == "default" {
+            t.default = !v.is_empty();
+        } else if let Some(g) = k.strip_prefix(GROUP_FIELD) {
+            match v.as_str() {
+                "on" => {
+                    t.groups.insert(g.to_string(), true);
+                }
+                "off" => {
+                    t.groups.insert(g.to_string(), false);
+                }
+                "default" => {}
+                other => {
+                    return Err(format!(
+                        "Unknown setting \u{201c}{other}\u{201d} for group {g}."
+                    ))
+                }
+            }
+        }
+    }
+    Ok(t)
+}
+
+async fn tamper_groups(
+    host: &dyn ConsoleHost,
+    t: &TamperProtection,
+) -> Result<Vec<String>, PageError> {
+    let mut groups: Vec<String> = host
+        .store()
+        .list_groups()
+        .await
+        .map_err(|e| PageError::store("listing groups", e))?
+        .into_iter()
+        .map(|g| g.group)
+        .collect();
+    groups.extend(t.groups.keys().cloned());
+    groups.sort();
+    groups.dedup();
+    Ok(groups)
+}
+
+fn tamper_card(csrf: &str, v: &TamperView<'_>) -> Markup {
+    let t = v.settings;
+    let mode = |g: &str| match t.groups.get(g) {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "default",
+    };
+    html! {
+        section.card #tamper aria-labelledby="tamper-title" {
+            div.card-head { h2 #tamper-title { "Tamper protection" } }
+            p.muted {
+                "On a protected server, a local " code { "ward-agent stop" } " or " code { "ward-agent uninstall" }
+                " is refused without an uninstall token (issued on the server's page), and every refused attempt raises an urgent alert (ATT&CK T1562.001). "
+                "Remote uninstall from this console needs no token."
+            }
+            form method="post" action=(TAMPER_PATH) {
+                (components::csrf_field(csrf))
+                label.check {
+                    input #tamper-default type="checkbox" name="default" value="1" checked[t.default];
+                    span { "Protect every server by default (groups below can differ)" }
+                }
+                @if v.groups.is_empty() {
+                    p.muted.small { "No groups yet: servers get a group from the verification key they enroll with." }
+                } @else {
+                    div.table-wrap {
+                        table.table.group-table {
+                            thead { tr { th { "Group" } th { "Tamper protection" } } }
+                            tbody {
+                                @for g in v.groups {
+                                    tr {
+                                        td { span.tag { (g) } }
+                                        td {
+                                            select name={ (GROUP_FIELD) (g) } aria-label={ "Tamper protection for group " (g) } {
+                                                option value="default" selected[mode(g) == "default"] { "Default (" (if t.default { "on" } else { "off" }) ")" }
+                                                option value="on" selected[mode(g) == "on"] { "On" }
+                                                option value="off" selected[mode(g) == "off"] { "Off" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                div.form-actions { button.btn.btn-primary type="submit" { "Save tamper protection" } }
+            }
+        }
+    }
+}
+
 fn render(
     csrf: &str,
     p: &Policy,
     online: usize,
     flash: Option<Markup>,
     values: Option<&PolicyForm>,
+    tamper: &TamperView<'_>,
 ) -> Markup {
     let keepalive = values.map_or(p.keepalive_secs.to_string(), |v| v.keepalive_secs.clone());
     let missed = values.map_or(p.missed_keepalives.to_string(), |v| {
@@ -72,7 +181,7 @@ fn render(
     let header = view::page_header(
         "Agent policy",
         Some(
-            html! { "Intervals every agent follows. Changes are pushed to connected agents at once." },
+            html! { "Intervals and tamper protection every agent follows. Changes are pushed to connected agents at once." },
         ),
         None,
     );
@@ -112,6 +221,7 @@ fn render(
                 p.muted.small { "Shorter keepalives detect offline servers sooner and cost a little more traffic: at 30 s, 100,000 agents send about 3,300 keepalives per second." }
             }
         }
+        (tamper_card(csrf, tamper))
     };
     let frame = Frame {
         title: "Agent policy",
@@ -126,11 +236,77 @@ pub async fn page(
     State(host): State<Arc<dyn ConsoleHost>>,
     Extension(a): Extension<Authed>,
     Query(q): Query<Params>,
-) -> Html<String> {
-    let flash = (q.msg.as_deref() == Some("saved")).then(|| {
-        components::flash("ok", html! { "Policy saved and pushed to " (fmt::plural(host.online_count() as u64, "connected agent", "connected agents")) "." })
-    });
-    Html(render(&a.csrf, &host.policy(), host.online_count(), flash, None).into_string())
+) -> Result<Html<String>, PageError> {
+    let pushed = || {
+        fmt::plural(
+            host.online_count() as u64,
+            "connected agent",
+            "connected agents",
+        )
+    };
+    let flash = match q.msg.as_deref() {
+        Some("saved") => Some(components::flash(
+            "ok",
+            html! { "Policy saved and pushed to " (pushed()) "." },
+        )),
+        Some("tamper-saved") => Some(components::flash(
+            "ok",
+            html! { "Tamper protection saved and pushed to " (pushed()) "." },
+        )),
+        _ => None,
+    };
+    let t = host.tamper_protection();
+    let groups = tamper_groups(&*host, &t).await?;
+    let view = TamperView {
+        settings: &t,
+        groups: &groups,
+    };
+    Ok(Html(
+        render(
+            &a.csrf,
+            &host.policy(),
+            host.online_count(),
+            flash,
+            None,
+            &view,
+        )
+        .into_string(),
+    ))
+}
+
+/// `POST /console/settings/policy/tamper`.
+pub async fn save_tamper(
+    State(host): State<Arc<dyn ConsoleHost>>,
+    Extension(a): Extension<Authed>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let invalid = |msg: String, t: TamperProtection, groups: Vec<String>| {
+        let flash = components::flash("crit", html! { (msg) " Nothing was changed." });
+        let view = TamperView {
+            settings: &t,
+            groups: &groups,
+        };
+        let body = render(
+            &a.csrf,
+            &host.policy(),
+            host.online_count(),
+            Some(flash),
+            None,
+            &view,
+        );
+        (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response()
+    };
+    let current = host.tamper_protection();
+    let groups = tamper_groups(&*host, &current).await?;
+    let t = match parse_tamper_form(&fields) {
+        Ok(t) => t,
+        Err(m) => return Ok(invalid(m, current, groups)),
+    };
+    match host.save_tamper_protection(t).await {
+        Ok(()) => Ok(Redirect::to(&format!("{PATH}?msg=tamper-saved#tamper")).into_response()),
+        Err(PolicySaveError::Invalid(m)) => Ok(invalid(m, current, groups)),
+        Err(PolicySaveError::Internal) => Err(PageError::Internal),
+    }
 }
 
 /// `POST /console/settings/policy`.
@@ -139,6 +315,12 @@ pub async fn save(
     Extension(a): Extension<Authed>,
     Form(f): Form<PolicyForm>,
 ) -> Result<Response, PageError> {
+    let t = host.tamper_protection();
+    let groups = tamper_groups(&*host, &t).await?;
+    let view = TamperView {
+        settings: &t,
+        groups: &groups,
+    };
     let invalid = |msg: String| {
         let sep = if msg.ends_with('.') { " " } else { ". " };
         let flash = components::flash("crit", html! { (msg) (sep) "Nothing was changed." });
@@ -148,6 +330,7 @@ pub async fn save(
             host.online_count(),
             Some(flash),
             Some(&f),
+            &view,
         );
         (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response()
     };
@@ -172,6 +355,31 @@ mod tests {
             missed_keepalives: m.into(),
             report_interval_mins: r.into(),
         }
+    }
+
+    #[test]
+    fn tamper_form_becomes_settings() {
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let t = parse_tamper_form(&f(&[
+            ("default", "1"),
+            ("g:web", "off"),
+            ("g:db", "on"),
+            ("g:lab", "default"),
+        ]))
+        .unwrap();
+        assert!(t.default);
+        assert_eq!(t.groups.get("web"), Some(&false));
+        assert_eq!(t.groups.get("db"), Some(&true));
+        assert_eq!(t.groups.get("lab"), None, "default is not listed");
+        assert!(t.protects(Some("lab")) && !t.protects(Some("web")));
+        let t = parse_tamper_form(&f(&[("g:a b", "on")])).unwrap();
+        assert!(!t.default && t.protects(Some("a b")));
+        assert!(parse_tamper_form(&f(&[("g:x", "maybe")])).is_err());
     }
 
     #[test]

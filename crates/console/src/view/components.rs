@@ -100,6 +100,43 @@ pub fn flash(tone: &str, text: Markup) -> Markup {
     }
 }
 
+/// The pager under a keyset-paginated list: "Showing 51–100", a link to the
+/// first page (after the first) and one to the next when the store gave a
+/// `next_cursor`. `href(extra)` is the list's URL with its filters plus the
+/// `extra` query parameters.
+pub fn pager(
+    page_no: u32,
+    page_size: u32,
+    shown: usize,
+    next_cursor: Option<&str>,
+    href: impl Fn(&[(&str, String)]) -> String,
+    note: &str,
+) -> Markup {
+    let first = (u64::from(page_no.max(1)) - 1) * u64::from(page_size) + 1;
+    let last = first + shown as u64 - 1;
+    let next = next_cursor.map(|c| {
+        href(&[
+            ("cursor", c.to_string()),
+            ("page", (page_no + 1).to_string()),
+        ])
+    });
+    html! {
+        nav.pager aria-label="Pages" {
+            span.muted { "Showing " (fmt::count(first)) "–" (fmt::count(last)) (note) }
+            div.pager-links {
+                @if page_no > 1 {
+                    a.btn.btn-sm href=(href(&[])) { (PreEscaped(icons::CHEVRON_LEFT)) span { "First page" } }
+                }
+                @if let Some(next) = next {
+                    a.btn.btn-sm rel="next" href=(next) {
+                        span { "Next page" } (PreEscaped(icons::CHEVRON_RIGHT))
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The shared confirmation dialog used by forms with `data-confirm`.
 pub fn confirm_dialog() -> Markup {
     html! {
@@ -125,18 +162,31 @@ pub fn uninstall_dialog(csrf_token: &str) -> Markup {
                 h2 #uninstall-title { "Uninstall the agent from " span #uninstall-count { "0 servers" } }
                 p {
                     "Online servers receive an uninstall command signed by this server: the agent stops, "
-                    "removes its service, files and credentials, reports back, and the asset becomes "
-                    strong { "Unprotected · Uninstalled" } ". "
-                    "Offline servers cannot receive it now; the command waits for them until it expires and shows as pending."
+                    "removes its services, files and credentials, reports back, and the asset becomes "
+                    strong { "Unprotected · Uninstalled" } " at once. "
+                    "Offline servers cannot receive it now."
                 }
                 ul #uninstall-list.uninstall-list {}
                 div #uninstall-ids {}
+                div.field-row {
+                    label.check {
+                        input type="checkbox" name="queue" value="1" checked;
+                        span { "Queue it for offline servers: they get it when they reconnect" }
+                    }
+                    label.select {
+                        span { "expires after " }
+                        select name="expires" {
+                            @for (secs, label) in crate::pages::uninstall::EXPIRY_CHOICES {
+                                option value=(secs) { (label) }
+                            }
+                        }
+                    }
+                }
                 p.note {
                     (PreEscaped(icons::INFO))
                     span {
-                        "This server version cannot send uninstall commands yet (they arrive with the agent lifecycle update), "
-                        "so confirming changes nothing for now. To remove an agent by hand, run "
-                        code { "ward-agent stop" } " on the server and delete its install directory."
+                        "On a server with tamper protection the agent refuses a local stop or uninstall without a token; "
+                        "this remote command needs none."
                     }
                 }
                 div.dialog-actions {

@@ -42,6 +42,18 @@ pub fn relative(then_ms: i64, now_ms: i64) -> String {
     }
 }
 
+/// "in 40 s", "in 12 min", "in 23 h", "in 6 d"; "now" when it has passed.
+pub fn until(then_ms: i64, now_ms: i64) -> String {
+    let secs = (then_ms - now_ms) / 1000;
+    match secs {
+        s if s <= 0 => "now".to_string(),
+        s if s < 60 => format!("in {s} s"),
+        s if s < 3600 => format!("in {} min", s / 60),
+        s if s < 86_400 => format!("in {} h", s / 3600),
+        s => format!("in {} d", s / 86_400),
+    }
+}
+
 /// A count with thousands separators: `1,234,567`.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();

@@ -46,3 +46,10 @@ pub const CHECK: &str = icon!(r#"<path d="M20 6 9 17l-5-5"/>"#);
 pub const PLUG: &str =
     icon!(r#"<path d="M12 22v-5M9 8V2M15 8V2M18 8v5a4 4 0 0 1-4 4h-4a4 4 0 0 1-4-4V8z"/>"#);
 pub const ACTIVITY: &str = icon!(r#"<path d="M22 12h-4l-3 9L9 3l-3 9H2"/>"#);
+pub const BELL: &str = icon!(
+    r#"<path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9"/><path d="M10.3 21a1.94 1.94 0 0 0 3.4 0"/>"#
+);
+pub const SHIELD: &str =
+    icon!(r#"<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/><path d="m9 12 2 2 4-4"/>"#);
+pub const SEND: &str = icon!(r#"<path d="m22 2-7 20-4-9-9-4z"/><path d="M22 2 11 13"/>"#);
+pub const REFRESH: &str = icon!(r#"<path d="M21 12a9 9 0 1 1-3-6.7L21 8"/><path d="M21 3v5h-5"/>"#);

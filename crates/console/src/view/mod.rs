@@ -1,6 +1,7 @@
 //! HTML building blocks (maud: every `(value)` is HTML-escaped, so text from
 //! agents — hostnames, OS names, errors — can never become markup).
 
+pub mod alert_look;
 pub mod chart;
 pub mod components;
 pub mod fmt;
@@ -15,8 +16,11 @@ use crate::statics;
 pub enum Nav {
     Overview,
     Assets,
+    Alerts,
     Agents,
     Policy,
+    Outputs,
+    Updates,
 }
 
 /// The frame of a signed-in page.
@@ -63,9 +67,12 @@ pub fn page(frame: &Frame, header: Markup, content: Markup) -> Markup {
                         nav.nav aria-label="Main" {
                             (nav_link(frame.nav, Nav::Overview, "/console/", icons::HOME, "Overview"))
                             (nav_link(frame.nav, Nav::Assets, "/console/assets", icons::SERVER, "Assets"))
+                            (nav_link(frame.nav, Nav::Alerts, "/console/alerts", icons::BELL, "Alerts"))
                             div.nav-section { "Settings" }
                             (nav_link(frame.nav, Nav::Agents, "/console/settings/agents", icons::DOWNLOAD, "Install / Uninstall Agent"))
                             (nav_link(frame.nav, Nav::Policy, "/console/settings/policy", icons::SLIDERS, "Agent policy"))
+                            (nav_link(frame.nav, Nav::Updates, "/console/settings/updates", icons::REFRESH, "Agent updates"))
+                            (nav_link(frame.nav, Nav::Outputs, "/console/settings/outputs", icons::SEND, "Alert outputs"))
                         }
                         form.signout method="post" action="/console/signout" {
                             (components::csrf_field(frame.csrf))

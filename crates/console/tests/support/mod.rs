@@ -17,11 +17,18 @@ use ward_console::auth::password::PasswordCost;
 use ward_console::auth::ratelimit::SignInLimits;
 use ward_console::auth::session::SessionLimits;
 use ward_console::auth::AuthOptions;
-use ward_console::{ConsoleAuth, ConsoleHost, LiveStatus, PolicySaveError};
+use ward_console::{
+    ActionError, ConsoleAuth, ConsoleHost, IssuedToken, LiveStatus, OutputCounters, OutputsForm,
+    PolicySaveError, Rollout, RolloutSaveError, RuleSummary, TamperProtection, UninstallResult,
+    WhitelistInput,
+};
 use ward_pki::secret::random_token;
 use ward_proto::Policy;
 use ward_status::Engine;
-use ward_store::{NewKey, StatusCount, Store, StoreError, VerificationKey};
+use ward_store::{
+    AlertState, CommandRecord, CommandState, CommandUpdate, NewCommand, NewKey, NewWhitelistEntry,
+    StatusCount, Store, StoreError, VerificationKey, WhitelistEntry,
+};
 use ward_store_sqlite::SqliteStore;
 
 pub struct TestHost {
@@ -31,6 +38,9 @@ pub struct TestHost {
     pub counts: Mutex<Vec<StatusCount>>,
     pub online: Mutex<HashSet<String>>,
     pub engine: Mutex<Option<Engine>>,
+    /// What `save_outputs` stored (the real server validates and applies).
+    pub outputs: Mutex<OutputsForm>,
+    pub tamper: Mutex<TamperProtection>,
 }
 
 impl TestHost {
@@ -54,6 +64,8 @@ impl TestHost {
             counts: Mutex::new(Vec::new()),
             online: Mutex::new(HashSet::new()),
             engine: Mutex::new(None),
+            outputs: Mutex::new(OutputsForm::default()),
+            tamper: Mutex::new(TamperProtection::default()),
         });
         host.refresh().await;
         host
@@ -144,6 +156,184 @@ impl ConsoleHost for TestHost {
     }
     fn server_url(&self) -> String {
         "https://ward.test:8443".to_string()
+    }
+    async fn set_alert_state(&self, id: i64, state: AlertState) -> Result<(), ActionError> {
+        match self
+            .store
+            .set_alert_state(id, state, 1_700_000_000_000)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(m)) => Err(ActionError::NotFound(m)),
+            Err(_) => Err(ActionError::Internal),
+        }
+    }
+    async fn add_whitelist(&self, e: WhitelistInput) -> Result<WhitelistEntry, ActionError> {
+        if e.field.trim().is_empty() {
+            return Err(ActionError::Invalid("field must be a field name".into()));
+        }
+        let entry = self
+            .store
+            .add_whitelist(&NewWhitelistEntry {
+                rule_id: e.rule_id,
+                field: e.field,
+                value: e.value,
+                comment: e.comment,
+                created_at: 1_700_000_000_000,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => ActionError::Conflict(m),
+                _ => ActionError::Internal,
+            })?;
+        if let Some(id) = e.from_alert {
+            self.set_alert_state(id, AlertState::Whitelisted).await?;
+        }
+        Ok(entry)
+    }
+    async fn delete_whitelist(&self, id: i64) -> Result<(), ActionError> {
+        self.store.delete_whitelist(id).await.map_err(|e| match e {
+            StoreError::NotFound(m) => ActionError::NotFound(m),
+            _ => ActionError::Internal,
+        })
+    }
+    fn rules(&self) -> Vec<RuleSummary> {
+        vec![
+            RuleSummary {
+                id: "ward-login-001".into(),
+                title: "SSH brute force from one source".into(),
+                author: Some("Ward".into()),
+                alerts: true,
+            },
+            RuleSummary {
+                id: "ward-login-base-ssh-failed".into(),
+                title: "SSH authentication failure".into(),
+                author: Some("Ward".into()),
+                alerts: false,
+            },
+        ]
+    }
+    async fn outputs(&self) -> Result<OutputsForm, ActionError> {
+        Ok(self.outputs.lock().unwrap().clone())
+    }
+    async fn save_outputs(&self, form: OutputsForm) -> Result<(), ActionError> {
+        let url = form.webhook_url.trim();
+        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(ActionError::Invalid(format!(
+                "webhook url must start with http:// or https://, got {url:?}"
+            )));
+        }
+        *self.outputs.lock().unwrap() = form;
+        Ok(())
+    }
+    fn output_counters(&self) -> Vec<OutputCounters> {
+        Vec::new()
+    }
+    async fn rollout(&self) -> Result<Rollout, StoreError> {
+        Ok(self
+            .store
+            .get_setting(ward_release::rollout::SETTING_KEY)
+            .await?
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default())
+    }
+    async fn save_rollout(&self, r: Rollout) -> Result<(), RolloutSaveError> {
+        if !r.problems().is_empty() {
+            return Err(RolloutSaveError::Invalid(r.problems().join("; ")));
+        }
+        let v = serde_json::to_value(&r).map_err(|_| RolloutSaveError::Internal)?;
+        self.store
+            .set_setting(ward_release::rollout::SETTING_KEY, &v)
+            .await
+            .map_err(|_| RolloutSaveError::Internal)
+    }
+    fn release_key(&self) -> Option<String> {
+        Some("TESTKEY+release/public=".to_string())
+    }
+
+    /// Stores a (fake-signed) command per asset, like the server does;
+    /// online assets count as sent, offline ones as queued or offline.
+    async fn uninstall(
+        &self,
+        ids: Vec<String>,
+        queue: bool,
+        expires_in_secs: u64,
+    ) -> Result<Vec<UninstallResult>, StoreError> {
+        let now = ward_console::view::fmt::now_ms();
+        let mut out = Vec::new();
+        for id in ids {
+            let online = self.is_online(&id);
+            if !online && !queue {
+                out.push(UninstallResult {
+                    asset_id: id.clone(),
+                    delivery: "offline".into(),
+                    message: format!("{id} is offline"),
+                    command: None,
+                });
+                continue;
+            }
+            let c = self
+                .store
+                .create_command(&NewCommand {
+                    id: random_token("cmd", 8),
+                    asset_id: id.clone(),
+                    kind: ward_proto::CommandKind::Uninstall,
+                    envelope: ward_proto::Signed {
+                        payload: "{}".into(),
+                        signature: "test".into(),
+                    },
+                    created_at: now,
+                    expires_at: now + expires_in_secs as i64 * 1000,
+                    created_by: "console".into(),
+                })
+                .await?;
+            out.push(UninstallResult {
+                asset_id: id,
+                delivery: if online { "sent" } else { "queued" }.into(),
+                message: String::new(),
+                command: Some(c),
+            });
+        }
+        Ok(out)
+    }
+    async fn pending_commands(&self, ids: &[String]) -> Vec<CommandRecord> {
+        let now = ward_console::view::fmt::now_ms();
+        self.store
+            .pending_commands(ids, now)
+            .await
+            .unwrap_or_default()
+    }
+    async fn commands_of(&self, id: &str) -> Result<Vec<CommandRecord>, StoreError> {
+        let q = ward_store::CommandQuery {
+            asset_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        Ok(self.store.list_commands(&q).await?.items)
+    }
+    async fn cancel_command(&self, id: &str) -> Result<CommandRecord, StoreError> {
+        let u = CommandUpdate {
+            state: CommandState::Cancelled,
+            at: ward_console::view::fmt::now_ms(),
+            result: None,
+        };
+        self.store.update_command(id, &u).await
+    }
+    fn tamper_protection(&self) -> TamperProtection {
+        self.tamper.lock().unwrap().clone()
+    }
+    async fn save_tamper_protection(&self, t: TamperProtection) -> Result<(), PolicySaveError> {
+        *self.tamper.lock().unwrap() = t;
+        Ok(())
+    }
+    fn issue_uninstall_token(&self, asset_id: &str, secs: u64) -> Result<IssuedToken, String> {
+        Ok(IssuedToken {
+            token: format!("wut1.test-token-for-{asset_id}"),
+            expires_at: ward_console::view::fmt::now_ms() + secs as i64 * 1000,
+            actions: vec!["stop".into(), "uninstall".into()],
+        })
+    }
+    fn uninstall_command(&self) -> String {
+        "uninstall --server 'https://ward.test:8443'".to_string()
     }
 }
 

@@ -183,9 +183,71 @@ fn command_key_is_0600_stable_and_its_signatures_verify_with_openssl() {
 }
 
 #[test]
+fn release_key_is_0600_stable_distinct_and_verifiable_with_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys/release.ed25519");
+    let key = ReleaseKey::load_or_create(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(
+        ReleaseKey::load_or_create(&path).unwrap().public_b64(),
+        key.public_b64()
+    );
+    let other = ReleaseKey::load_or_create(&dir.path().join("keys/other")).unwrap();
+    assert_ne!(other.public_b64(), key.public_b64());
+    assert!(!format!("{key:?}").contains("PRIVATE"));
+    let msg = b"ward release metadata v1\n{}";
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("msg"), msg).unwrap();
+    std::fs::write(
+        dir.path().join("sig"),
+        STANDARD.decode(key.sign(msg)).unwrap(),
+    )
+    .unwrap();
+    let out = sh(&format!(
+        "openssl pkey -in '{}' -pubout -out '{d}/pub.pem' && \
+         openssl pkeyutl -verify -pubin -inkey '{d}/pub.pem' -rawin -in '{d}/msg' -sigfile '{d}/sig'",
+        path.display()
+    ));
+    assert!(out.contains("Signature Verified Successfully"), "{out}");
+}
+
+#[test]
 fn civil_dates_match_known_days() {
     assert_eq!(civil_from_days(0), (1970, 1, 1));
     // 2000-03-01 is day 11017; 2024-02-29 is day 19782.
     assert_eq!(civil_from_days(11_017), (2000, 3, 1));
     assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+}
+
+#[test]
+fn signed_documents_verify_with_the_published_public_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = CommandKey::load_or_create(&dir.path().join("k")).unwrap();
+    let other = CommandKey::load_or_create(&dir.path().join("k2")).unwrap();
+    let payload = serde_json::json!({"id": "cmd_1", "agent_id": "ag_1"});
+    let doc = key.sign_document("ward-command-v1", &payload).unwrap();
+    // The payload is the exact JSON that was signed.
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&doc.payload).unwrap(),
+        payload
+    );
+    let published = crate::signed::Verifier::from_b64(&key.public_b64()).unwrap();
+    assert_eq!(published, key.verifier());
+    assert!(published.verify("ward-command-v1", &doc).is_ok());
+    assert!(other.verifier().verify("ward-command-v1", &doc).is_err());
+    // Cross-checked with openssl: the signed bytes are DOMAIN NUL payload.
+    let d = dir.path().display();
+    let mut msg = b"ward-command-v1\0".to_vec();
+    msg.extend_from_slice(doc.payload.as_bytes());
+    std::fs::write(dir.path().join("msg"), &msg).unwrap();
+    std::fs::write(
+        dir.path().join("sig"),
+        STANDARD.decode(&doc.signature).unwrap(),
+    )
+    .unwrap();
+    let out = sh(&format!(
+        "openssl pkey -in '{d}/k' -pubout -out '{d}/pub.pem' && \
+         openssl pkeyutl -verify -pubin -inkey '{d}/pub.pem' -rawin -in '{d}/msg' -sigfile '{d}/sig'"
+    ));
+    assert!(out.contains("Signature Verified Successfully"), "{out}");
 }

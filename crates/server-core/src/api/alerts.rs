@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use ward_proto::ErrorCode;
-use ward_store::{AlertQuery, AlertSeverity, AlertState, NewWhitelistEntry, StoreError};
+use ward_store::{AlertQuery, AlertSeverity, AlertState, StoreError};
 
+use super::params::{limit, non_empty, parse_with};
 use super::views::Items;
-use crate::clock::now_ms;
-use crate::detect::alerts::ANY_RULE;
+use crate::detect::actions::{self, ActionError, WhitelistRequest};
 use crate::detect::view::{AlertView, WhitelistView};
 use crate::http_error::HttpError;
 use crate::state::AppState;
@@ -55,49 +55,27 @@ pub fn parse_time(name: &str, v: &str) -> Result<i64, HttpError> {
 
 /// Turns query parameters into a store query (400 on bad values).
 pub fn parse_query(p: ListParams) -> Result<AlertQuery, HttpError> {
-    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let severity = match non_empty(p.severity) {
-        None => None,
-        Some(s) => Some(AlertSeverity::parse(&s).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "severity must be urgent, suspicious or reminder, got {s:?}"
-            ))
-        })?),
-    };
-    let state = match non_empty(p.state) {
-        None => None,
-        Some(s) => Some(AlertState::parse(&s).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "state must be unhandled, handled, ignored or whitelisted, got {s:?}"
-            ))
-        })?),
-    };
-    let since = non_empty(p.since)
-        .map(|v| parse_time("since", &v))
-        .transpose()?;
-    let until = non_empty(p.until)
-        .map(|v| parse_time("until", &v))
-        .transpose()?;
-    let limit = match non_empty(p.limit) {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(HttpError::bad_request(format!(
-                    "limit must be between 1 and {MAX_LIMIT}, got {l:?}"
-                )))
-            }
-        },
-    };
+    let time =
+        |v: Option<String>, name: &str| non_empty(v).map(|v| parse_time(name, &v)).transpose();
     Ok(AlertQuery {
-        severity,
-        state,
+        severity: parse_with(
+            p.severity,
+            "severity",
+            "urgent, suspicious or reminder",
+            AlertSeverity::parse,
+        )?,
+        state: parse_with(
+            p.state,
+            "state",
+            "unhandled, handled, ignored or whitelisted",
+            AlertState::parse,
+        )?,
         asset_id: non_empty(p.asset),
         rule_id: non_empty(p.rule),
-        since,
-        until,
+        since: time(p.since, "since")?,
+        until: time(p.until, "until")?,
         before: non_empty(p.cursor),
-        limit,
+        limit: limit(p.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
     })
 }
 
@@ -186,6 +164,19 @@ pub struct PatchBody {
     pub state: String,
 }
 
+impl From<ActionError> for HttpError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::Invalid(m) => HttpError::bad_request(m),
+            ActionError::NotFound(m) => HttpError::not_found(m),
+            ActionError::Conflict(m) => {
+                HttpError::new(StatusCode::CONFLICT, ErrorCode::BadRequest, m)
+            }
+            e @ ActionError::Store { .. } => HttpError::internal("alert action", e),
+        }
+    }
+}
+
 pub async fn patch(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -202,12 +193,7 @@ pub async fn patch(
         }
     };
     let n = alert_id(&id)?;
-    let a = st
-        .store
-        .set_alert_state(n, state, now_ms())
-        .await
-        .map_err(|e| HttpError::store("updating an alert failed", e))?;
-    tracing::info!(alert = n, state = state.as_str(), "alert state changed");
+    let a = actions::set_alert_state(&st, n, state).await?;
     let h = hostname(&st, &mut HashMap::new(), &a.asset_id).await;
     Ok(Json(AlertView::new(a, h)))
 }
@@ -236,51 +222,10 @@ pub struct NewEntry {
     pub value: String,
     #[serde(default)]
     pub comment: Option<String>,
-}
-
-fn check_entry(st: &AppState, e: &NewEntry) -> Result<(), HttpError> {
-    let rule = e.rule_id.trim();
-    if rule != ANY_RULE {
-        let known = st
-            .detect
-            .settings()
-            .rule_set()
-            .ok()
-            .is_some_and(|set| set.rule(rule).is_some());
-        if !known {
-            return Err(HttpError::bad_request(format!(
-                "rule_id must be a rule id or \"*\", got {rule:?}"
-            )));
-        }
-    }
-    let field = e.field.trim();
-    if field.is_empty()
-        || field.len() > 64
-        || !field
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-    {
-        return Err(HttpError::bad_request(format!(
-            "field must be a field name (letters, digits, '_', '.'), got {field:?}"
-        )));
-    }
-    if e.value.is_empty() || e.value.len() > 1024 {
-        return Err(HttpError::bad_request("value must be 1 to 1024 bytes"));
-    }
-    if e.comment.as_ref().is_some_and(|c| c.len() > 1024) {
-        return Err(HttpError::bad_request("comment must be at most 1024 bytes"));
-    }
-    Ok(())
-}
-
-async fn reload_whitelist(st: &AppState) -> Result<(), HttpError> {
-    let list = st
-        .store
-        .list_whitelist()
-        .await
-        .map_err(|e| HttpError::store("reloading the whitelist failed", e))?;
-    st.detect.set_whitelist(list);
-    Ok(())
+    /// The alert this entry is made from: it must match the entry and is
+    /// marked `whitelisted`.
+    #[serde(default)]
+    pub alert_id: Option<i64>,
 }
 
 pub async fn whitelist_add(
@@ -288,27 +233,17 @@ pub async fn whitelist_add(
     body: Result<Json<NewEntry>, JsonRejection>,
 ) -> Result<Response, HttpError> {
     let Json(e) = body.map_err(|r| HttpError::bad_request(r.body_text()))?;
-    check_entry(&st, &e)?;
-    let new = NewWhitelistEntry {
-        rule_id: e.rule_id.trim().to_string(),
-        field: e.field.trim().to_string(),
-        value: e.value,
-        comment: e.comment,
-        created_at: now_ms(),
-    };
-    let entry = match st.store.add_whitelist(&new).await {
-        Ok(entry) => entry,
-        Err(StoreError::Conflict(_)) => {
-            return Err(HttpError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::BadRequest,
-                "this rule, field and value are whitelisted already",
-            ))
-        }
-        Err(e) => return Err(HttpError::store("adding a whitelist entry failed", e)),
-    };
-    reload_whitelist(&st).await?;
-    tracing::info!(id = entry.id, rule = %entry.rule_id, field = %entry.field, "whitelist entry added");
+    let entry = actions::add_whitelist(
+        &st,
+        WhitelistRequest {
+            rule_id: e.rule_id,
+            field: e.field,
+            value: e.value,
+            comment: e.comment,
+            from_alert: e.alert_id,
+        },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(WhitelistView::from(entry))).into_response())
 }
 
@@ -319,12 +254,7 @@ pub async fn whitelist_delete(
     let n: i64 = id
         .parse()
         .map_err(|_| HttpError::not_found(format!("no whitelist entry {id:?}")))?;
-    st.store
-        .delete_whitelist(n)
-        .await
-        .map_err(|e| HttpError::store("deleting a whitelist entry failed", e))?;
-    reload_whitelist(&st).await?;
-    tracing::info!(id = n, "whitelist entry deleted");
+    actions::delete_whitelist(&st, n).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

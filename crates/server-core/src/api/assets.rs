@@ -8,6 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use ward_store::{AssetQuery, Status, StatusReason};
 
+use super::params::{limit, non_empty, parse_with};
 use super::views::{AssetDetail, AssetView, Items, TimelineEntry};
 use crate::http_error::HttpError;
 use crate::state::AppState;
@@ -17,6 +18,8 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 /// Timeline entries returned with an asset.
 pub const TIMELINE_LEN: u32 = 100;
+/// Lifecycle events (updates, guardian) returned with an asset.
+pub const LIFECYCLE_LEN: u32 = 20;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,41 +34,23 @@ pub struct ListParams {
 
 /// Turns query parameters into a store query (400 on bad values).
 pub fn parse_query(p: ListParams) -> Result<AssetQuery, HttpError> {
-    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let status = match non_empty(p.status) {
-        None => None,
-        Some(s) => Some(Status::parse(&s).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "status must be protected, unprotected or updating, got {s:?}"
-            ))
-        })?),
-    };
-    let reason = match non_empty(p.reason) {
-        None => None,
-        Some(r) => Some(StatusReason::parse(&r).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "reason must be offline, never_connected or uninstalled, got {r:?}"
-            ))
-        })?),
-    };
-    let limit = match non_empty(p.limit) {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(HttpError::bad_request(format!(
-                    "limit must be between 1 and {MAX_LIMIT}, got {l:?}"
-                )))
-            }
-        },
-    };
     Ok(AssetQuery {
-        status,
-        reason,
+        status: parse_with(
+            p.status,
+            "status",
+            "protected, unprotected or updating",
+            Status::parse,
+        )?,
+        reason: parse_with(
+            p.reason,
+            "reason",
+            "offline, never_connected or uninstalled",
+            StatusReason::parse,
+        )?,
         group: non_empty(p.group),
         search: non_empty(p.q),
         after: non_empty(p.cursor),
-        limit,
+        limit: limit(p.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
     })
 }
 
@@ -105,10 +90,16 @@ pub async fn detail(
         .status_events(&id, TIMELINE_LEN)
         .await
         .map_err(|e| HttpError::store("reading a timeline failed", e))?;
+    let lifecycle = st
+        .store
+        .lifecycle_events(&id, LIFECYCLE_LEN)
+        .await
+        .map_err(|e| HttpError::store("reading lifecycle events failed", e))?;
     Ok(Json(AssetDetail {
         online: st.registry.is_online(&id),
         asset: AssetView::new(&st, asset),
         timeline: timeline.into_iter().map(TimelineEntry::from).collect(),
+        lifecycle,
     }))
 }
 

@@ -1,7 +1,9 @@
 //! `GET/PUT /api/v1/settings/detection` (rule thresholds, retention) and
-//! `GET/PUT /api/v1/settings/outputs` (webhook, syslog). A PUT replaces the
-//! whole document, is validated first (400 with the reason, including rule
-//! error codes `W10xx`), stored, then applied at once.
+//! `GET/PUT /api/v1/settings/outputs` (webhook, syslog); the rules in force
+//! are in [`super::rules`]. A PUT replaces the whole document,
+//! is validated first (400 with the reason, including rule error codes
+//! `W10xx`), stored, then applied at once — the same code as the console's
+//! settings pages ([`crate::detect::actions`]).
 
 use std::sync::Arc;
 
@@ -9,6 +11,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::Json;
 
+use crate::detect::actions;
 use crate::detect::settings::{self, DetectionSettings, OutputSettings};
 use crate::http_error::HttpError;
 use crate::state::AppState;
@@ -27,23 +30,13 @@ pub async fn put_detection(
     body: Result<Json<DetectionSettings>, JsonRejection>,
 ) -> Result<Json<DetectionSettings>, HttpError> {
     let Json(s) = body.map_err(|r| HttpError::bad_request(r.body_text()))?;
-    s.validate_with(&st.detect.imported())
-        .map_err(HttpError::bad_request)?;
-    settings::save(&*st.store, settings::DETECTION_KEY, &s)
-        .await
-        .map_err(|e| HttpError::store("saving detection settings failed", e))?;
-    st.detect.set_settings(s.clone());
-    tracing::info!(overrides = s.rules.len(), "detection settings changed");
-    Ok(Json(s))
+    Ok(Json(actions::save_detection(&st, s).await?))
 }
 
 pub async fn get_outputs(
     State(st): State<Arc<AppState>>,
 ) -> Result<Json<OutputSettings>, HttpError> {
-    let s: OutputSettings = settings::load(&*st.store, settings::OUTPUTS_KEY)
-        .await
-        .map_err(|e| HttpError::store("reading output settings failed", e))?;
-    Ok(Json(s.redacted()))
+    Ok(Json(actions::output_settings(&st).await?.redacted()))
 }
 
 pub async fn put_outputs(
@@ -51,19 +44,5 @@ pub async fn put_outputs(
     body: Result<Json<OutputSettings>, JsonRejection>,
 ) -> Result<Json<OutputSettings>, HttpError> {
     let Json(s) = body.map_err(|r| HttpError::bad_request(r.body_text()))?;
-    let stored: OutputSettings = settings::load(&*st.store, settings::OUTPUTS_KEY)
-        .await
-        .map_err(|e| HttpError::store("reading output settings failed", e))?;
-    let s = s.keep_secret_from(&stored);
-    s.validate().map_err(HttpError::bad_request)?;
-    settings::save(&*st.store, settings::OUTPUTS_KEY, &s)
-        .await
-        .map_err(|e| HttpError::store("saving output settings failed", e))?;
-    st.detect.set_output_settings(s.clone());
-    tracing::info!(
-        webhook = s.webhook.is_some(),
-        syslog = s.syslog.is_some(),
-        "output settings changed"
-    );
-    Ok(Json(s.redacted()))
+    Ok(Json(actions::save_outputs(&st, s).await?.redacted()))
 }

@@ -3,11 +3,14 @@
 
 pub mod alerts;
 pub mod assets;
+pub mod commands;
 pub mod detection;
 pub mod keys;
+pub mod params;
 pub mod policy;
 pub mod rules;
 pub mod setup;
+pub mod tamper;
 pub mod views;
 
 use std::sync::Arc;
@@ -34,9 +37,33 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/assets", get(assets::list))
         .route("/api/v1/assets/{id}", get(assets::detail))
+        .route(
+            "/api/v1/assets/{id}/lifecycle",
+            get(crate::releases::api::asset_lifecycle),
+        )
+        .route("/api/v1/releases", get(crate::releases::api::list))
+        .route(
+            "/api/v1/settings/rollout",
+            get(crate::releases::api::get_rollout).put(crate::releases::api::put_rollout),
+        )
+        .route("/api/v1/assets/{id}/uninstall", post(commands::uninstall))
+        .route(
+            "/api/v1/assets/{id}/update-check",
+            post(commands::update_check),
+        )
+        .route("/api/v1/assets/{id}/uninstall-token", post(commands::token))
+        .route("/api/v1/uninstall", post(commands::uninstall_bulk))
+        .route("/api/v1/commands", get(commands::list))
+        .route("/api/v1/commands/{id}", get(commands::detail))
+        .route("/api/v1/commands/{id}/cancel", post(commands::cancel))
+        .route(
+            "/api/v1/settings/tamper-protection",
+            get(tamper::get).put(tamper::put),
+        )
         .route("/api/v1/keys", get(keys::list).post(keys::create))
         .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
         .route("/api/v1/install-command", get(setup::install_command))
+        .route("/api/v1/uninstall-command", get(setup::uninstall_command))
         .route("/api/v1/settings/policy", get(policy::get).put(policy::put))
         .route("/api/v1/alerts", get(alerts::list))
         .route(

@@ -1,5 +1,5 @@
-//! `GET /api/v1/rules`: every rule of the running rule book (built-in and
-//! imported), loaded or why not, with its author.
+//! `GET /api/v1/rules`: every rule of the running rule book (built-in, of
+//! `rules_dir`, imported), loaded or why not, with its author.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesParams {
-    /// `builtin` or `imported`.
+    /// `builtin`, `rules_dir` or `imported`.
     pub origin: Option<String>,
     /// `loaded` or `not_loaded`.
     pub status: Option<String>,
@@ -26,6 +26,9 @@ pub struct RulesView {
     pub loaded: usize,
     pub not_loaded: usize,
     pub items: Vec<RuleReport>,
+    /// The rule errors (`W10xx message (file:line:col, rule id)`) of the
+    /// added rules left out because they do not compile.
+    pub errors: Vec<String>,
 }
 
 pub async fn list(
@@ -40,7 +43,7 @@ pub async fn list(
         ))),
         _ => Ok(()),
     };
-    check("origin", &q.origin, &["builtin", "imported"])?;
+    check("origin", &q.origin, &["builtin", "rules_dir", "imported"])?;
     check("status", &q.status, &["loaded", "not_loaded"])?;
     let report = st.detect.rule_report();
     let items: Vec<RuleReport> = report
@@ -50,9 +53,11 @@ pub async fn list(
         .cloned()
         .collect();
     let loaded = items.iter().filter(|r| r.status == "loaded").count();
+    let errors = items.iter().filter_map(|r| r.error.clone()).collect();
     Ok(Json(RulesView {
         loaded,
         not_loaded: items.len() - loaded,
         items,
+        errors,
     }))
 }

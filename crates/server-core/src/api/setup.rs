@@ -99,6 +99,14 @@ pub async fn install_command(
     }))
 }
 
+/// `GET /api/v1/uninstall-command`: `{"command": "..."}`, the one-line
+/// uninstall command (append `--prefix DIR`, `--token TOKEN`).
+pub async fn uninstall_command(State(st): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "command": admin::uninstall_command(&st.public.url, &st.public.pin),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,8 @@ pub struct AssetDetail {
     pub asset: AssetView,
     pub online: bool,
     pub timeline: Vec<TimelineEntry>,
+    /// Updates and guardian events the agent reported, newest first.
+    pub lifecycle: Vec<ward_store::LifecycleEvent>,
 }
 
 #[derive(Debug, Serialize)]

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ward_events::{Event, Field};
 use ward_rules::{Alert, Severity};
-use ward_store::{AlertSeverity, AlertState, NewAlert, WhitelistEntry};
+use ward_store::{AlertRecord, AlertSeverity, AlertState, NewAlert, WhitelistEntry};
 
 /// A whitelist entry's `rule_id` that matches every rule.
 pub const ANY_RULE: &str = "*";
@@ -46,15 +46,60 @@ pub fn whitelisted<'a>(
     event: &Event,
 ) -> Option<&'a WhitelistEntry> {
     entries.iter().find(|w| {
-        (w.rule_id == ANY_RULE || w.rule_id == alert.rule_id)
-            && (alert
-                .group
-                .iter()
-                .any(|(k, v)| same_field(k, &w.field) && same_value(v, &w.value))
-                || event
-                    .field(&w.field)
-                    .is_some_and(|v| same_value(&v.to_string(), &w.value)))
+        rule_matches(&w.rule_id, &alert.rule_id)
+            && has_value(
+                &alert.group,
+                std::slice::from_ref(event),
+                &w.field,
+                &w.value,
+            )
     })
+}
+
+fn rule_matches(entry_rule: &str, rule: &str) -> bool {
+    entry_rule == ANY_RULE || entry_rule == rule
+}
+
+/// True when `field` has `value` in the correlation group or in one of
+/// `events`.
+fn has_value(
+    group: &std::collections::BTreeMap<String, String>,
+    events: &[Event],
+    field: &str,
+    value: &str,
+) -> bool {
+    group
+        .iter()
+        .any(|(k, v)| same_field(k, field) && same_value(v, value))
+        || events.iter().any(|e| {
+            e.field(field)
+                .is_some_and(|v| same_value(&v.to_string(), value))
+        })
+}
+
+/// Whether a whitelist entry (rule, field, value) covers a stored alert:
+/// same rule (or `*`) and the value in its group or its evidence events.
+pub fn entry_matches_alert(
+    rule_id: &str,
+    field: &str,
+    value: &str,
+    alert: &AlertRecord,
+    evidence: &[Event],
+) -> bool {
+    rule_matches(rule_id, &alert.rule_id) && has_value(&alert.group, evidence, field, value)
+}
+
+/// The first whitelist entry matching an alert raised without an event
+/// (e.g. a tamper attempt): same rule (or `*`) and the entry's field has
+/// the entry's value in the alert's group.
+pub fn whitelisted_group<'a>(
+    entries: &'a [WhitelistEntry],
+    rule_id: &str,
+    group: &std::collections::BTreeMap<String, String>,
+) -> Option<&'a WhitelistEntry> {
+    entries
+        .iter()
+        .find(|w| rule_matches(&w.rule_id, rule_id) && has_value(group, &[], &w.field, &w.value))
 }
 
 /// De-duplication key of an alert: rule, asset and correlation group; for

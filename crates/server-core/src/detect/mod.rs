@@ -28,8 +28,10 @@
 //! (same rule, asset and group, overlapping window), so no duplicate alert
 //! and no second output delivery results.
 
+pub mod actions;
 pub mod alerts;
 pub mod ingest;
+pub mod rule_files;
 pub mod rulebook;
 pub mod runtime;
 pub mod settings;
@@ -41,10 +43,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
+use ward_rules::{RuleError, RuleSet};
 use ward_store::{IngestOutcome, RuleSource, SpoolStats, WhitelistEntry};
 
 use crate::outputs::{Outputs, Tuning};
 use crate::state::AppState;
+use rule_files::RuleFile;
 use settings::{DetectionSettings, OutputSettings};
 
 /// Counters for `/metrics` and tests.
@@ -79,6 +83,8 @@ pub struct DetectHandle {
     outputs: watch::Sender<OutputSettings>,
     /// Whitelist entries, reloaded by the API after each change.
     whitelist: RwLock<Vec<WhitelistEntry>>,
+    /// Rule files of `rules_dir`, read at start.
+    added_rules: RwLock<Arc<Vec<RuleFile>>>,
     pub stats: DetectStats,
     /// Output queues, set once the runtime starts.
     outputs_queues: Mutex<Option<Arc<Outputs>>>,
@@ -96,6 +102,7 @@ impl Default for DetectHandle {
             settings: watch::channel(DetectionSettings::default()).0,
             outputs: watch::channel(OutputSettings::default()).0,
             whitelist: RwLock::default(),
+            added_rules: RwLock::default(),
             stats: DetectStats::default(),
             outputs_queues: Mutex::default(),
             imported: watch::channel(Arc::new(Vec::new())).0,
@@ -148,11 +155,12 @@ impl DetectHandle {
         self.outputs.send_replace(s);
     }
 
-    /// The imported rule files the runtime uses.
+    /// The imported rule files (kept in the store).
     pub fn imported(&self) -> Arc<Vec<RuleSource>> {
         self.imported.borrow().clone()
     }
 
+    /// Replaces the imported rule files (the runtime rebuilds its engine).
     pub fn set_imported(&self, sources: Vec<RuleSource>) {
         self.imported.send_replace(Arc::new(sources));
     }
@@ -164,6 +172,50 @@ impl DetectHandle {
 
     pub(crate) fn set_rule_report(&self, r: Vec<rulebook::RuleReport>) {
         *self.book.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(r);
+    }
+
+    /// The rule files of `rules_dir`, read at start.
+    pub fn added_rules(&self) -> Arc<Vec<RuleFile>> {
+        self.added_rules
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every rule file added to the built-in rules: those of `rules_dir`,
+    /// then the imported ones.
+    pub fn added(&self) -> Vec<RuleFile> {
+        let mut v = self.added_rules().as_ref().clone();
+        v.extend(rulebook::imported_files(&self.imported()));
+        v
+    }
+
+    /// Replaces the rule files of `rules_dir` and logs the rules of them
+    /// that do not compile (they are left out).
+    pub fn set_added_rules(&self, files: Vec<RuleFile>) {
+        *self.added_rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(files);
+        match rulebook::build(&self.added(), &self.settings().rules) {
+            Ok(book) => {
+                for w in &book.errors {
+                    tracing::warn!(error = %w, "added rule left out");
+                }
+                tracing::info!(
+                    rules = book.set.len(),
+                    added_files = self.added_rules().len(),
+                    left_out = book.errors.len(),
+                    "detection rules compiled"
+                );
+                // The runtime replaces it with the book it runs.
+                self.set_rule_report(book.rules);
+            }
+            Err(e) => tracing::error!(error = %e, "detection rules do not compile"),
+        }
+    }
+
+    /// The rule set in force: built-in and added rules with the current
+    /// settings' overrides (see [`DetectionSettings::rule_set`]).
+    pub fn rule_set(&self) -> Result<(RuleSet, Vec<RuleError>), String> {
+        self.settings().rule_set(&self.added())
     }
 
     pub fn whitelist(&self) -> Vec<WhitelistEntry> {
@@ -257,19 +309,22 @@ impl DetectHandle {
     }
 }
 
-/// Loads settings and the whitelist from the store, then starts the
-/// detection runtime, the output workers and the spool-stats flusher.
+/// Loads settings and the whitelist from the store, takes the added rule
+/// files, then starts the detection runtime, the output workers and the
+/// spool-stats flusher.
 pub async fn spawn(
     st: Arc<AppState>,
     tuning: Tuning,
+    rules: Vec<RuleFile>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, ward_store::StoreError> {
     let d = &st.detect;
     d.set_settings(settings::load(&*st.store, settings::DETECTION_KEY).await?);
-    d.set_output_settings(settings::load(&*st.store, settings::OUTPUTS_KEY).await?);
-    d.set_whitelist(st.store.list_whitelist().await?);
     let revision = st.store.rule_sources_revision().await?;
     d.set_imported(st.store.list_rule_sources().await?);
+    d.set_added_rules(rules);
+    d.set_output_settings(settings::load(&*st.store, settings::OUTPUTS_KEY).await?);
+    d.set_whitelist(st.store.list_whitelist().await?);
     let (outputs, mut tasks) = Outputs::spawn(d.outputs.subscribe(), tuning, shutdown.clone());
     *d.outputs_queues.lock().unwrap_or_else(|e| e.into_inner()) = Some(outputs.clone());
     tasks.push(tokio::spawn(runtime::run(

@@ -1,21 +1,28 @@
-//! The rule book: Ward's built-in rules, the rule files imported with
-//! `ward-server rules import` (SigmaHQ's or the operator's), and the
-//! operator's overrides, compiled into one rule set, with a report of every
-//! rule: loaded, or why not.
+//! The rule book: Ward's built-in rules, the rule files of `rules_dir`
+//! (read at start), the rule files imported with `ward-server rules import`
+//! (SigmaHQ's or the operator's, kept in the store), and the operator's
+//! overrides, compiled into one rule set, with a report of every rule:
+//! loaded, or why not.
 //!
-//! An imported rule is **loaded** when it compiles and can work as
-//! written: some Ward event kind has its log source (an `auditd` rule sees
-//! nothing: no Ward collector reads auditd) and every field it tests is
-//! collected for that log source (`DestinationHostname` is not). Rules that
-//! compile but cannot work are kept disabled: a filter on a field that is
-//! never present never excludes anything, so running them would raise
-//! alerts the rule's author did not intend.
+//! An added rule (of `rules_dir` or imported) that does not compile is left
+//! out and reported with its error code (one bad SigmaHQ rule must not stop
+//! detection). An imported rule is **loaded** when it compiles and can work
+//! as written: some Ward event kind has its log source (an `auditd` rule
+//! sees nothing: no Ward collector reads auditd) and every field it tests is
+//! collected for that log source (`DestinationHostname` is not). Imported
+//! rules that compile but cannot work are kept disabled: a filter on a field
+//! that is never present never excludes anything, so running them would
+//! raise alerts the rule's author did not intend.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
-use ward_rules::{RuleInfo, RuleOverride, RuleSet, RuleSetBuilder, RuleSettings};
+use ward_rules::{
+    ErrorCode, RuleError, RuleInfo, RuleOverride, RuleSet, RuleSetBuilder, RuleSettings,
+};
 use ward_store::RuleSource;
+
+use super::rule_files::RuleFile;
 
 /// Source names of imported files start with this.
 pub const IMPORTED_PREFIX: &str = "imported/";
@@ -27,9 +34,10 @@ pub struct RuleReport {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The file it came from (`builtin/...` or the imported name).
+    /// The file it came from (`builtin/...`, a path under `rules_dir`, or
+    /// the imported name).
     pub file: String,
-    /// `builtin` or `imported`.
+    /// `builtin`, `rules_dir` or `imported`.
     pub origin: &'static str,
     /// The rule's author (shown with its alerts, as the Detection Rule
     /// License of SigmaHQ rules asks).
@@ -45,6 +53,15 @@ pub struct RuleReport {
     /// Whether it raises alerts (loaded, enabled, and not only feeding a
     /// correlation).
     pub alerts: bool,
+    /// Whether it is enabled (an override or, for an imported rule that
+    /// cannot work, the rule book turned it off).
+    pub enabled: bool,
+    /// `event_count`, `value_count`, ... for correlations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<&'static str>,
+    /// The rule error (`W10xx ...`) when it did not compile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Event kinds it sees.
     pub kinds: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -56,6 +73,8 @@ pub struct RuleReport {
 pub struct RuleBook {
     pub set: RuleSet,
     pub rules: Vec<RuleReport>,
+    /// The added rules left out because they do not compile.
+    pub errors: Vec<RuleError>,
 }
 
 impl RuleBook {
@@ -67,11 +86,31 @@ impl RuleBook {
     }
 }
 
+/// The rule file names of the imported sources, next to those of
+/// `rules_dir`, as the rule book compiles them.
+pub fn imported_files(imported: &[RuleSource]) -> Vec<RuleFile> {
+    imported
+        .iter()
+        .map(|s| RuleFile {
+            name: format!("{IMPORTED_PREFIX}{}", s.name),
+            text: s.body.clone(),
+        })
+        .collect()
+}
+
+fn is_builtin(file: &str) -> bool {
+    ward_rules::BUILTIN_SOURCES
+        .iter()
+        .any(|(name, _)| *name == file)
+}
+
 fn origin(file: &str) -> &'static str {
     if file.starts_with(IMPORTED_PREFIX) {
         "imported"
-    } else {
+    } else if is_builtin(file) {
         "builtin"
+    } else {
+        "rules_dir"
     }
 }
 
@@ -79,6 +118,12 @@ fn display_file(file: &str) -> String {
     file.strip_prefix(IMPORTED_PREFIX)
         .unwrap_or(file)
         .to_string()
+}
+
+/// Errors that fail the whole book: in the built-in rules, or in the
+/// overrides (a bad setting, an override naming no rule).
+fn is_fatal(e: &RuleError) -> bool {
+    e.code == ErrorCode::BadSetting || e.file.as_deref().is_none_or(is_builtin)
 }
 
 fn why_unusable(r: &RuleInfo) -> String {
@@ -110,12 +155,12 @@ fn why_unusable(r: &RuleInfo) -> String {
 }
 
 fn compile(
-    imported: &[RuleSource],
+    added: &[RuleFile],
     overrides: &BTreeMap<String, RuleOverride>,
-) -> (RuleSet, Vec<ward_rules::RuleError>) {
+) -> (RuleSet, Vec<RuleError>) {
     let mut b = RuleSetBuilder::with_builtin();
-    for s in imported {
-        b.add_source(format!("{IMPORTED_PREFIX}{}", s.name), s.body.clone());
+    for f in added {
+        b.add_source(f.name.clone(), f.text.clone());
     }
     b.settings(RuleSettings {
         rules: overrides.clone(),
@@ -123,25 +168,26 @@ fn compile(
     b.build_lenient()
 }
 
-/// Builds the book. `Err` when the built-in rules or the overrides do not
-/// compile (an override naming no loaded rule, a bad threshold): imported
-/// files' own errors only mark them not loaded.
-pub fn build(
-    imported: &[RuleSource],
-    overrides: &BTreeMap<String, RuleOverride>,
-) -> Result<RuleBook, String> {
-    let (set, errors) = compile(imported, overrides);
+fn fatal_message(errors: &[RuleError]) -> Option<String> {
     let fatal: Vec<String> = errors
         .iter()
-        .filter(|e| {
-            e.file
-                .as_deref()
-                .is_none_or(|f| !f.starts_with(IMPORTED_PREFIX))
-        })
+        .filter(|e| is_fatal(e))
         .map(|e| e.to_string())
         .collect();
-    if !fatal.is_empty() {
-        return Err(fatal.join("; "));
+    (!fatal.is_empty()).then(|| fatal.join("; "))
+}
+
+/// Builds the book from the added rule files (those of `rules_dir` and
+/// [`imported_files`]). `Err` when the built-in rules or the overrides do
+/// not compile (an override naming no loaded rule, a bad threshold): added
+/// files' own errors only leave their rules out.
+pub fn build(
+    added: &[RuleFile],
+    overrides: &BTreeMap<String, RuleOverride>,
+) -> Result<RuleBook, String> {
+    let (set, errors) = compile(added, overrides);
+    if let Some(e) = fatal_message(&errors) {
+        return Err(e);
     }
     // Imported rules that compile but cannot work run disabled.
     let unusable: HashSet<String> = set
@@ -156,13 +202,9 @@ pub fn build(
         for id in &unusable {
             o.entry(id.clone()).or_default().enabled = Some(false);
         }
-        let (set, errors) = compile(imported, &o);
-        if let Some(e) = errors.iter().find(|e| {
-            e.file
-                .as_deref()
-                .is_none_or(|f| !f.starts_with(IMPORTED_PREFIX))
-        }) {
-            return Err(e.to_string());
+        let (set, errors) = compile(added, &o);
+        if let Some(e) = fatal_message(&errors) {
+            return Err(e);
         }
         set
     };
@@ -181,6 +223,9 @@ pub fn build(
                 status: if bad { "not_loaded" } else { "loaded" },
                 reason: bad.then(|| why_unusable(r)),
                 alerts: r.alerts,
+                enabled: r.enabled,
+                correlation: r.correlation.map(|c| c.as_str()),
+                error: None,
                 kinds: r.kinds.iter().map(|k| k.to_string()).collect(),
                 logsource: r.logsource.clone(),
             }
@@ -192,18 +237,21 @@ pub fn build(
             id: e.rule.clone().unwrap_or_else(|| display_file(&file)),
             title: None,
             file: display_file(&file),
-            origin: "imported",
+            origin: origin(&file),
             author: None,
             severity: None,
             techniques: Vec::new(),
             status: "not_loaded",
             reason: Some(e.to_string()),
             alerts: false,
+            enabled: false,
+            correlation: None,
+            error: Some(e.to_string()),
             kinds: Vec::new(),
             logsource: String::new(),
         });
     }
-    Ok(RuleBook { set, rules })
+    Ok(RuleBook { set, rules, errors })
 }
 
 #[cfg(test)]
@@ -235,13 +283,13 @@ mod tests {
     #[test]
     fn imported_rules_report_loaded_or_why_not() {
         let book = build(
-            &[
+            &imported_files(&[
                 src("proc/b64.yml", PROC),
                 src("auditd/a.yml", AUDITD),
                 src("net/pool.yml", HOSTNAME),
                 src("bad.yml", BROKEN),
                 src("garbage.yml", "title: [unclosed\n"),
-            ],
+            ]),
             &BTreeMap::new(),
         )
         .unwrap();
@@ -283,6 +331,37 @@ mod tests {
     }
 
     #[test]
+    fn rules_dir_files_are_their_own_origin_and_left_out_with_their_error() {
+        let site = RuleFile {
+            name: "/srv/ward/rules/site.yml".into(),
+            text: PROC.replace("11111111-0000-0000-0000-000000000001", "site-b64"),
+        };
+        let broken = RuleFile {
+            name: "/srv/ward/rules/broken.yml".into(),
+            text: BROKEN.into(),
+        };
+        let mut added = vec![site, broken];
+        added.extend(imported_files(&[src("p.yml", PROC)]));
+        let book = build(&added, &BTreeMap::new()).unwrap();
+        let r = |id: &str| book.rules.iter().find(|r| r.id == id).unwrap().clone();
+        let site = r("site-b64");
+        assert_eq!(
+            (site.origin, site.status, site.file.as_str()),
+            ("rules_dir", "loaded", "/srv/ward/rules/site.yml")
+        );
+        assert!(site.enabled && site.error.is_none());
+        let bad = r("44444444-0000-0000-0000-000000000004");
+        assert_eq!((bad.origin, bad.status), ("rules_dir", "not_loaded"));
+        assert!(
+            bad.error.as_deref().unwrap().starts_with("W1003"),
+            "{bad:?}"
+        );
+        assert_eq!(book.errors.len(), 1);
+        assert_eq!(r("11111111-0000-0000-0000-000000000001").origin, "imported");
+        assert_eq!(book.imported_counts(), (1, 0));
+    }
+
+    #[test]
     fn overrides_may_name_imported_rules_but_must_compile() {
         let mut o = BTreeMap::new();
         o.insert(
@@ -292,7 +371,7 @@ mod tests {
                 ..RuleOverride::default()
             },
         );
-        let book = build(&[src("p.yml", PROC)], &o).unwrap();
+        let book = build(&imported_files(&[src("p.yml", PROC)]), &o).unwrap();
         assert!(
             !book
                 .set

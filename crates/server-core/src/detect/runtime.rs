@@ -11,6 +11,7 @@ use ward_rules::{Engine, RuleSetBuilder};
 use ward_store::{AlertInsert, Store, StoreError, StoredEvent, WhitelistEntry};
 
 use super::alerts::{to_new_alert, whitelisted};
+use super::rule_files::RuleFile;
 use super::settings::DetectionSettings;
 use super::view::AlertView;
 use super::DetectStats;
@@ -36,27 +37,30 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 /// Wait before retrying a failed store write.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The engine for `settings` and the imported rule files, with the report
-/// of every rule (built-in rules and the imported ones alone when the
-/// stored overrides no longer compile, which the API prevents).
+/// The engine for `settings` and the added rule files (of `rules_dir` and
+/// imported), with the report of every rule (built-in and added rules
+/// without overrides when the stored overrides no longer compile, which the
+/// API prevents).
 pub fn build_engine(
     settings: &DetectionSettings,
-    imported: &[ward_store::RuleSource],
+    added: &[RuleFile],
 ) -> (Engine, Vec<super::rulebook::RuleReport>) {
-    let book = super::rulebook::build(imported, &settings.rules).unwrap_or_else(|e| {
+    let book = super::rulebook::build(added, &settings.rules).unwrap_or_else(|e| {
         tracing::error!(error = %e, "detection settings do not compile; using the defaults");
-        super::rulebook::build(imported, &Default::default()).unwrap_or_else(|_| {
+        super::rulebook::build(added, &Default::default()).unwrap_or_else(|_| {
             super::rulebook::RuleBook {
                 set: RuleSetBuilder::with_builtin()
                     .build()
                     .unwrap_or_else(|_| ward_rules::RuleSet::default()),
                 rules: Vec::new(),
+                errors: Vec::new(),
             }
         })
     });
     let (loaded, not_loaded) = book.imported_counts();
     tracing::info!(
         rules = book.set.len(),
+        added_left_out = book.errors.len(),
         imported_loaded = loaded,
         imported_not_loaded = not_loaded,
         "rule book built"
@@ -122,10 +126,8 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
         }
     };
     let mut imported_rx = st.detect.imported.subscribe();
-    let (mut engine, report) = build_engine(
-        &settings_rx.borrow_and_update(),
-        &imported_rx.borrow_and_update(),
-    );
+    imported_rx.mark_unchanged();
+    let (mut engine, report) = build_engine(&settings_rx.borrow_and_update(), &st.detect.added());
     st.detect.set_rule_report(report);
     rebuild(&mut engine, &*store, cursor).await;
     let mut saved = cursor;
@@ -155,7 +157,7 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             _ = tick.tick() => {}
             changed = settings_rx.changed() => {
                 if changed.is_ok() {
-                    let (e, report) = build_engine(&settings_rx.borrow_and_update(), &imported_rx.borrow());
+                    let (e, report) = build_engine(&settings_rx.borrow_and_update(), &st.detect.added());
                     engine = e;
                     st.detect.set_rule_report(report);
                     rebuild(&mut engine, &*store, cursor).await;
@@ -164,7 +166,8 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             }
             changed = imported_rx.changed() => {
                 if changed.is_ok() {
-                    let (e, report) = build_engine(&settings_rx.borrow(), &imported_rx.borrow_and_update());
+                    imported_rx.mark_unchanged();
+                    let (e, report) = build_engine(&settings_rx.borrow(), &st.detect.added());
                     engine = e;
                     st.detect.set_rule_report(report);
                     rebuild(&mut engine, &*store, cursor).await;

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ward_rules::{RuleOverride, RuleSet, RuleSetBuilder, RuleSettings};
+use ward_rules::{RuleError, RuleOverride, RuleSet};
+
+use super::rule_files::RuleFile;
+use super::rulebook;
 use ward_store::{Store, StoreError};
 
 /// Store key of [`DetectionSettings`].
@@ -36,29 +39,17 @@ impl Default for DetectionSettings {
 }
 
 impl DetectionSettings {
-    /// The rule set these settings give (built-in rules plus overrides).
-    pub fn rule_set(&self) -> Result<RuleSet, String> {
-        let mut b = RuleSetBuilder::with_builtin();
-        b.settings(RuleSettings {
-            rules: self.rules.clone(),
-        });
-        b.build().map_err(|e| e.to_string())
-    }
-
-    /// [`DetectionSettings::validate`] where overrides may also name the
-    /// imported rules.
-    pub fn validate_with(&self, imported: &[ward_store::RuleSource]) -> Result<(), String> {
-        self.validate_limits()?;
-        super::rulebook::build(imported, &self.rules).map(|_| ())
+    /// The rule set these settings give: the built-in rules plus the added
+    /// rule files (of `rules_dir` and imported), with the overrides applied,
+    /// as [`rulebook::build`] makes it. Errors in the built-in rules or the
+    /// overrides fail it; a rule of an added file that does not compile is
+    /// left out and returned as a warning.
+    pub fn rule_set(&self, added: &[RuleFile]) -> Result<(RuleSet, Vec<RuleError>), String> {
+        rulebook::build(added, &self.rules).map(|b| (b.set, b.errors))
     }
 
     /// Every problem, as one message (empty: usable).
-    pub fn validate(&self) -> Result<(), String> {
-        self.validate_limits()?;
-        self.rule_set().map(|_| ())
-    }
-
-    fn validate_limits(&self) -> Result<(), String> {
+    pub fn validate(&self, added: &[RuleFile]) -> Result<(), String> {
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(format!(
                 "event_retention_days must be between 1 and 3650, got {}",
@@ -71,7 +62,7 @@ impl DetectionSettings {
                 self.max_stored_events
             ));
         }
-        Ok(())
+        self.rule_set(added).map(|_| ())
     }
 }
 
@@ -251,21 +242,47 @@ mod tests {
 
     #[test]
     fn defaults_validate_and_thresholds_reach_the_rule_set() {
-        assert!(DetectionSettings::default().validate().is_ok());
+        assert!(DetectionSettings::default().validate(&[]).is_ok());
         let s: DetectionSettings =
             serde_json::from_str(r#"{"rules":{"ward-login-001":{"threshold":3}}}"#).unwrap();
         assert_eq!(s.event_retention_days, 30, "missing fields take defaults");
-        assert!(s.validate().is_ok());
+        assert!(s.validate(&[]).is_ok());
         let bad: DetectionSettings =
             serde_json::from_str(r#"{"rules":{"no-such-rule":{"threshold":3}}}"#).unwrap();
-        let e = bad.validate().unwrap_err();
+        let e = bad.validate(&[]).unwrap_err();
         assert!(e.contains("W1015"), "{e}");
         assert!(serde_json::from_str::<DetectionSettings>(r#"{"bogus":1}"#).is_err());
         let zero = DetectionSettings {
             event_retention_days: 0,
             ..Default::default()
         };
-        assert!(zero.validate().is_err());
+        assert!(zero.validate(&[]).is_err());
+    }
+
+    #[test]
+    fn added_rule_files_compile_leniently_and_overrides_may_name_them() {
+        let good = RuleFile {
+            name: "/rules/probe.yml".into(),
+            text: "title: Probe network\nid: site-probe\nlevel: high\ndetection:\n  sel:\n    kind: auth.ssh_failed\n  condition: sel\n".into(),
+        };
+        let broken = RuleFile {
+            name: "/rules/broken.yml".into(),
+            text:
+                "title: x\nid: site-broken\ndetection:\n  sel:\n    a|nope: 1\n  condition: sel\n"
+                    .into(),
+        };
+        let s: DetectionSettings =
+            serde_json::from_str(r#"{"rules":{"site-probe":{"severity":"reminder"}}}"#).unwrap();
+        let (set, warnings) = s.rule_set(&[good.clone(), broken.clone()]).unwrap();
+        assert!(set.rule("site-probe").is_some());
+        assert!(set.rule("ward-login-001").is_some(), "built-in rules stay");
+        assert!(set.rule("site-broken").is_none());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].code, ward_rules::ErrorCode::UnknownModifier);
+        // Without the file the override names an unknown rule: refused.
+        let e = s.validate(&[broken]).unwrap_err();
+        assert!(e.contains("W1015"), "{e}");
+        assert!(s.validate(&[good]).is_ok());
     }
 
     #[test]

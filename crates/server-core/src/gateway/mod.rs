@@ -4,6 +4,7 @@
 //! comes only from its credential (`Authorization: Bearer wa1.<id>.<secret>`),
 //! whose secret hash is compared in constant time with the stored one.
 
+pub mod lifecycle;
 pub mod registry;
 pub mod session;
 
@@ -17,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ward_pki::secret::{constant_time_eq, sha256_hex};
 use ward_proto::{Credential, ErrorCode, MAX_FRAME_BYTES, WIRE_VERSION, WIRE_VERSION_HEADER};
-use ward_store::StatusReason;
+use ward_store::{AgentAuth, StatusReason};
 
 use crate::http_error::HttpError;
 use crate::state::AppState;
@@ -50,8 +51,8 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let agent_id = match authenticate(&st, &headers).await {
-        Ok(id) => id,
+    let auth = match authenticate(&st, &headers).await {
+        Ok(a) => a,
         Err(e) => return e.into_response(),
     };
     let version = headers
@@ -95,11 +96,11 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(TRANSPORT_LIMIT_BYTES)
-        .on_upgrade(move |socket| session::run(st, socket, agent_id, addr))
+        .on_upgrade(move |socket| session::run(st, socket, auth, addr))
 }
 
-/// Checks the credential; returns the agent id it proves.
-async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<String, HttpError> {
+/// Checks the credential; returns what is stored for the agent it proves.
+pub async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<AgentAuth, HttpError> {
     let unauthorized = || HttpError::unauthorized("missing or invalid agent credential");
     let cred = bearer(headers)
         .and_then(|t| Credential::parse(t).ok())
@@ -122,7 +123,7 @@ async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<String, Http
             "this asset was uninstalled; reinstall the agent to enroll again",
         ));
     }
-    Ok(auth.asset_id)
+    Ok(auth)
 }
 
 #[cfg(test)]

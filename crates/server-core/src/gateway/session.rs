@@ -12,8 +12,9 @@ use std::time::Duration;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use tokio::time::timeout;
 use ward_proto::{AgentMsg, ErrorCode, ServerMsg, MAX_FRAME_BYTES, WIRE_VERSION};
-use ward_store::SessionStart;
+use ward_store::{AgentAuth, SessionStart};
 
+use super::lifecycle::{admit, Admission, Caps, SessionLife};
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -43,8 +44,9 @@ enum Step {
     End(End),
 }
 
-/// Runs a session for the authenticated `agent_id`.
-pub async fn run(st: Arc<AppState>, mut ws: WebSocket, agent_id: String, addr: SocketAddr) {
+/// Runs a session for the agent authenticated as `auth`.
+pub async fn run(st: Arc<AppState>, mut ws: WebSocket, auth: AgentAuth, addr: SocketAddr) {
+    let agent_id = auth.asset_id.clone();
     let Some(_open) = st
         .metrics
         .try_open_session(u64::from(st.limits.max_sessions))
@@ -67,9 +69,11 @@ pub async fn run(st: Arc<AppState>, mut ws: WebSocket, agent_id: String, addr: S
     let AgentMsg::Hello {
         wire_version,
         agent_version,
-        fingerprint: _,
+        fingerprint,
         last_error,
         endpoint,
+        instance,
+        capabilities,
     } = hello
     else {
         let end = End::Error(
@@ -88,7 +92,26 @@ pub async fn run(st: Arc<AppState>, mut ws: WebSocket, agent_id: String, addr: S
         return finish(&st, &mut ws, end).await;
     }
 
-    let mut reg = st.registry.register(&agent_id);
+    let caps = Caps::of(&capabilities);
+    let mut reg = match admit(&st, &auth, &fingerprint, instance.as_deref(), caps).await {
+        Admission::Welcome(reg) => reg,
+        Admission::Reidentify(new, reason) => {
+            let msg = ServerMsg::Reidentify {
+                agent_id: new.agent_id,
+                credential: new.credential,
+                reason,
+            };
+            let end = match send(&mut ws, &msg).await {
+                Ok(()) => End::Close(close_code::NORMAL, "re-identified"),
+                Err(()) => End::Gone,
+            };
+            return finish(&st, &mut ws, end).await;
+        }
+        Admission::Refuse(message) => {
+            let end = End::Error(ErrorCode::RateLimited, message, close_code::AGAIN);
+            return finish(&st, &mut ws, end).await;
+        }
+    };
     let now = now_ms();
     if st.session_started(&agent_id, now).is_err() {
         st.registry.unregister(&agent_id, reg.session);
@@ -107,6 +130,7 @@ pub async fn run(st: Arc<AppState>, mut ws: WebSocket, agent_id: String, addr: S
         agent_id: agent_id.clone(),
         policy,
         server_time_ms: now,
+        command_key: Some(st.lifecycle.public_key()),
     };
     let mut end = match send(&mut ws, &welcome).await {
         Ok(()) => None,
@@ -123,6 +147,22 @@ pub async fn run(st: Arc<AppState>, mut ws: WebSocket, agent_id: String, addr: S
         if let Err(e) = st.store.record_session_start(&agent_id, &start).await {
             tracing::error!(asset = %agent_id, error = %e, "recording the session start failed");
         }
+    }
+    let group = match caps.protection {
+        true => st
+            .store
+            .get_asset(&agent_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|a| a.group),
+        false => None,
+    };
+    let mut life = SessionLife::new(caps, &agent_id, group);
+    let mut tamper_rx = st.lifecycle.subscribe_tamper();
+    tamper_rx.borrow_and_update();
+    if end.is_none() && life.start(&st, &mut ws).await.is_err() {
+        end = Some(End::Gone);
     }
 
     let mut shutdown = st.shutdown.clone();
@@ -148,10 +188,23 @@ pub async fn run(st: Arc<AppState>, mut ws: WebSocket, agent_id: String, addr: S
                     }
                 }
             }
+            _ = reg.poke.notified() => {
+                if life.deliver(&st, &mut ws).await.is_err() {
+                    end = Some(End::Gone);
+                }
+            }
+            changed = tamper_rx.changed() => {
+                if changed.is_ok() {
+                    tamper_rx.borrow_and_update();
+                    if life.send_protection(&st, &mut ws).await.is_err() {
+                        end = Some(End::Gone);
+                    }
+                }
+            }
             msg = timeout(idle, ws.recv()) => {
                 let step = match msg {
                     Err(_) => Step::End(End::Close(close_code::AWAY, "idle")),
-                    Ok(msg) => on_message(&st, &mut ws, &agent_id, msg).await,
+                    Ok(msg) => on_message(&st, &mut ws, &agent_id, &mut life, msg).await,
                 };
                 if let Step::End(e) = step {
                     end = Some(e);
@@ -185,6 +238,7 @@ async fn on_message(
     st: &AppState,
     ws: &mut WebSocket,
     agent_id: &str,
+    life: &mut SessionLife,
     msg: Option<Result<Message, axum::Error>>,
 ) -> Step {
     let msg = match msg {
@@ -227,6 +281,16 @@ async fn on_message(
             depth,
             dropped_total,
         } => st.detect.spool_stats(agent_id, depth, dropped_total, now),
+        AgentMsg::CommandResult {
+            id,
+            outcome,
+            message,
+        } => life.on_result(st, &id, outcome, message).await,
+        AgentMsg::Notice { notice } => {
+            if life.on_notice(st, ws, notice).await.is_err() {
+                return Step::End(End::Gone);
+            }
+        }
     }
     Step::Continue
 }
@@ -310,7 +374,7 @@ fn read_error(e: axum::Error) -> End {
     )
 }
 
-async fn send(ws: &mut WebSocket, msg: &ServerMsg) -> Result<(), ()> {
+pub(crate) async fn send(ws: &mut WebSocket, msg: &ServerMsg) -> Result<(), ()> {
     match timeout(SEND_TIMEOUT, ws.send(Message::Text(msg.encode().into()))).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),

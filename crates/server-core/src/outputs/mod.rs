@@ -151,6 +151,55 @@ impl Outputs {
     }
 }
 
+/// What a worker does after one delivery attempt.
+pub(crate) enum Next {
+    /// Try the same alert again (the backoff has passed).
+    Retry,
+    /// Go on with the next alert (this one was sent or given up).
+    Done,
+    /// Shutting down.
+    Stop,
+}
+
+/// Counts and logs the outcome of attempt number `attempt` of delivering
+/// alert `alert` to `output`; after a failure gives up at
+/// `tuning.max_attempts`, else waits the backoff and bumps `attempt`.
+pub(crate) async fn after_attempt(
+    output: &'static str,
+    alert: i64,
+    attempt: &mut u32,
+    result: Result<(), String>,
+    tuning: &Tuning,
+    stats: &OutputStats,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Next {
+    match result {
+        Ok(()) => {
+            OutputStats::inc(&stats.sent);
+            return Next::Done;
+        }
+        Err(e) => {
+            OutputStats::inc(&stats.failed_attempts);
+            tracing::warn!(output, alert, attempt = *attempt, error = %e, "alert delivery failed");
+        }
+    }
+    if *attempt >= tuning.max_attempts {
+        OutputStats::inc(&stats.given_up);
+        tracing::error!(
+            output,
+            alert,
+            attempts = *attempt,
+            "alert delivery given up"
+        );
+        return Next::Done;
+    }
+    if !pause(tuning.backoff(*attempt), shutdown).await {
+        return Next::Stop;
+    }
+    *attempt += 1;
+    Next::Retry
+}
+
 /// Waits `d` unless shutdown comes first (then returns false).
 pub(crate) async fn pause(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
     if *shutdown.borrow() {

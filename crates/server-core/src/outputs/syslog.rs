@@ -17,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
-use super::{pause, OutputStats, Tuning};
+use super::{after_attempt, Next, OutputStats, Tuning};
 use crate::clock::{now_ms, rfc3339};
 use crate::detect::settings::{split_host_port, OutputSettings, SyslogSettings, SyslogTransport};
 use crate::detect::view::AlertView;
@@ -205,35 +205,27 @@ pub async fn worker(
                 break;
             };
             let msg = format(&alert, cfg.facility, &hostname, pid, now_ms());
-            let sent = tokio::time::timeout(tuning.timeout, conn.send(&cfg, &msg)).await;
-            match sent {
-                Ok(Ok(())) => {
-                    OutputStats::inc(&stats.sent);
-                    break;
-                }
-                Ok(Err(e)) => {
-                    OutputStats::inc(&stats.failed_attempts);
-                    tracing::warn!(alert = alert.id, attempt, error = %e, "syslog delivery failed");
-                }
+            let result = match tokio::time::timeout(tuning.timeout, conn.send(&cfg, &msg)).await {
+                Ok(r) => r,
                 Err(_) => {
                     conn.tcp = None;
-                    OutputStats::inc(&stats.failed_attempts);
-                    tracing::warn!(alert = alert.id, attempt, "syslog delivery timed out");
+                    Err("timed out".to_string())
                 }
+            };
+            let next = after_attempt(
+                "syslog",
+                alert.id,
+                &mut attempt,
+                result,
+                &tuning,
+                &stats,
+                &mut shutdown,
+            );
+            match next.await {
+                Next::Retry => {}
+                Next::Done => break,
+                Next::Stop => return,
             }
-            if attempt >= tuning.max_attempts {
-                OutputStats::inc(&stats.given_up);
-                tracing::error!(
-                    alert = alert.id,
-                    attempts = attempt,
-                    "syslog delivery given up"
-                );
-                break;
-            }
-            if !pause(tuning.backoff(attempt), &mut shutdown).await {
-                return;
-            }
-            attempt += 1;
         }
     }
 }

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use super::{pause, OutputStats, Tuning};
+use super::{after_attempt, Next, OutputStats, Tuning};
 use crate::detect::settings::{OutputSettings, WebhookSettings};
 use crate::detect::view::AlertView;
 
@@ -94,29 +94,21 @@ pub async fn worker(
             let Some(cfg) = settings.borrow().webhook.clone() else {
                 break;
             };
-            match post(&cfg, &body, &mut tls, tuning.timeout).await {
-                Ok(()) => {
-                    OutputStats::inc(&stats.sent);
-                    break;
-                }
-                Err(e) => {
-                    OutputStats::inc(&stats.failed_attempts);
-                    tracing::warn!(alert = alert.id, attempt, error = %e, "webhook delivery failed");
-                }
+            let result = post(&cfg, &body, &mut tls, tuning.timeout).await;
+            let next = after_attempt(
+                "webhook",
+                alert.id,
+                &mut attempt,
+                result,
+                &tuning,
+                &stats,
+                &mut shutdown,
+            );
+            match next.await {
+                Next::Retry => {}
+                Next::Done => break,
+                Next::Stop => return,
             }
-            if attempt >= tuning.max_attempts {
-                OutputStats::inc(&stats.given_up);
-                tracing::error!(
-                    alert = alert.id,
-                    attempts = attempt,
-                    "webhook delivery given up"
-                );
-                break;
-            }
-            if !pause(tuning.backoff(attempt), &mut shutdown).await {
-                return;
-            }
-            attempt += 1;
         }
     }
 }

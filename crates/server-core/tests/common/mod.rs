@@ -52,7 +52,20 @@ impl TestServer {
     }
 
     pub async fn start_with(policy: Policy) -> TestServer {
+        Self::start_with_rules(policy, &[]).await
+    }
+
+    /// A server whose `rules_dir` (`<data_dir>/rules`) holds `rules`
+    /// (file name, text) when it starts.
+    pub async fn start_with_rules(policy: Policy, rules: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        if !rules.is_empty() {
+            let rd = dir.path().join("data").join("rules");
+            std::fs::create_dir_all(&rd).unwrap();
+            for (name, text) in rules {
+                std::fs::write(rd.join(name), text).unwrap();
+            }
+        }
         let server = ward_server_core::start(config(dir.path(), policy), StartOptions::default())
             .await
             .expect("server starts");
@@ -246,6 +259,23 @@ impl TestServer {
         (ws, welcome)
     }
 
+    /// A session that sent `hello` and got the first answer (Welcome,
+    /// Reidentify or Error).
+    pub async fn session_with(&self, credential: &str, hello: &AgentMsg) -> (Ws, ServerMsg) {
+        let mut ws = self
+            .ws_raw(Some(credential), Some(&WIRE_VERSION.to_string()))
+            .await
+            .expect("session upgrade");
+        ws.send(hello).await;
+        let first = ws.recv().await.expect("an answer to hello");
+        (ws, first)
+    }
+
+    /// The command key's public half, as `server.json` publishes it.
+    pub fn command_key(&self) -> ward_pki::signed::Verifier {
+        ward_pki::signed::Verifier::from_b64(&self.running().info.command_key).unwrap()
+    }
+
     /// Polls asset `id` until `pred` holds or the deadline passes.
     pub async fn wait_asset(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + WAIT;
@@ -282,6 +312,24 @@ pub fn hello() -> AgentMsg {
         fingerprint: "fp".into(),
         last_error: Some("connection refused".into()),
         endpoint: Some("https://127.0.0.1".into()),
+        instance: None,
+        capabilities: Vec::new(),
+    }
+}
+
+/// The `Hello` of a lifecycle-aware agent process.
+pub fn agent_hello(fingerprint: &str, instance: &str) -> AgentMsg {
+    AgentMsg::Hello {
+        wire_version: WIRE_VERSION,
+        agent_version: "0.1.0-test".into(),
+        fingerprint: fingerprint.into(),
+        last_error: None,
+        endpoint: None,
+        instance: Some(instance.into()),
+        capabilities: ward_proto::lifecycle::capability::ALL
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
     }
 }
 
@@ -338,17 +386,21 @@ impl Ws {
         loop {
             match self.recv().await {
                 Some(ServerMsg::KeepaliveAck { seq: s }) if s == seq => return,
-                Some(ServerMsg::Policy { .. }) => continue,
+                Some(ServerMsg::Policy { .. } | ServerMsg::Protection { .. }) => continue,
                 other => panic!("expected KeepaliveAck {seq}, got {other:?}"),
             }
         }
     }
 
-    /// Expects `Error{code}` then the end of the session.
+    /// Expects `Error{code}` (after any protection statements) then the
+    /// end of the session.
     pub async fn expect_error_and_close(&mut self, code: ward_proto::ErrorCode) -> String {
-        let msg = match self.recv().await {
-            Some(ServerMsg::Error { code: c, message }) if c == code => message,
-            other => panic!("expected Error{{{code:?}}}, got {other:?}"),
+        let msg = loop {
+            match self.recv().await {
+                Some(ServerMsg::Error { code: c, message }) if c == code => break message,
+                Some(ServerMsg::Protection { .. }) => continue,
+                other => panic!("expected Error{{{code:?}}}, got {other:?}"),
+            }
         };
         assert!(
             matches!(self.next().await, Incoming::Closed),

@@ -1,4 +1,4 @@
--- Ward schema, version 3: rule files imported with `ward-server rules import`
+-- Ward schema, version 6: rule files imported with `ward-server rules import`
 -- (SigmaHQ rules and operators' own). Released migrations are never edited.
 
 CREATE TABLE rule_sources (

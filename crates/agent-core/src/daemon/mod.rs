@@ -6,14 +6,12 @@
 //! drops a SysV init script (for boot) and starts the agent itself; in every
 //! other case it spawns `PREFIX/bin/ward-agent run --prefix PREFIX` detached
 //! (new session, stdin closed, output appended to `log/agent.log`).
+//!
+//! The process plumbing it shares with `ward-update` (flocks, pid files,
+//! detached starts, stopping a lock holder) is in `process`, re-exported here.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -21,67 +19,37 @@ use tokio::sync::watch;
 use crate::config::{load_agent_config, load_network_config};
 use crate::identity::Identity;
 use crate::layout::Layout;
-use crate::session::{run_sessions_piped, RunnerParams};
+use crate::lifecycle::{in_process, uninstall};
+use crate::session::{run_sessions_piped, RunnerParams, SessionsEnd};
 use crate::{service, AgentError};
+
+mod process;
+pub(crate) use process::read_pid;
+pub use process::{
+    kill_group, lock_holder, spawn_run, spawn_session_leader, start_and_wait, stop_lock_holder,
+    try_flock_shared, try_lock_path,
+};
 
 /// Time `stop` waits after SIGTERM before SIGKILL.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time `start` waits for the pid file.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
-    // SAFETY: flock on a file descriptor we own; no memory is touched.
-    if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(e)
-    }
-}
-
 /// Takes the exclusive lock of `data/agent.lock`; `None` if another process
 /// holds it (retried for `patience`).
 pub fn try_lock(layout: &Layout, patience: Duration) -> Result<Option<File>, AgentError> {
-    let path = layout.lock_file();
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| AgentError::io("opening", &path, e))?;
-    let deadline = Instant::now() + patience;
-    loop {
-        if flock(&file, libc::LOCK_EX).map_err(|e| AgentError::io("locking", &path, e))? {
-            return Ok(Some(file));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    try_lock_path(&layout.lock_file(), patience)
 }
 
 /// The pid of the agent running for this prefix (the holder of the lock),
 /// `Some(0)` if it runs but its pid file is not written yet.
 pub fn running_pid(layout: &Layout) -> Option<u32> {
-    let file = File::open(layout.lock_file()).ok()?;
-    match flock(&file, libc::LOCK_SH) {
-        Ok(true) => None, // nobody holds it; closing the file releases ours
-        Ok(false) => Some(read_pid(&layout.pid_file()).unwrap_or(0)),
-        Err(_) => None,
-    }
+    lock_holder(&layout.lock_file(), &layout.pid_file())
 }
 
-fn init_logging(level: &str) {
+/// Plain-text logs to stderr (the log file) at `level` (the agent and
+/// `ward-update` log alike).
+pub fn init_logging(level: &str) {
     let level = level
         .parse::<tracing::Level>()
         .unwrap_or(tracing::Level::INFO);
@@ -111,6 +79,9 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
             layout.identity().display()
         ))
     })?;
+    if let Some(marker) = uninstall::read_marker(layout) {
+        return in_process::finish_interrupted(layout, &marker);
+    }
     let loaded = crate::net::reload::LoadedNetwork::from_config(&network)
         .map_err(|e| AgentError::Usage(format!("invalid configuration: {e}")))?;
     let net = crate::session::NetRuntime {
@@ -132,7 +103,7 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         .map_err(|e| AgentError::io("writing", &layout.pid_file(), e))?;
     init_logging(&config.log_level);
     tracing::info!(
-        version = crate::VERSION,
+        version = crate::version(),
         pid,
         agent_id = %identity.agent_id,
         prefix = %layout.prefix().display(),
@@ -156,24 +127,37 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
         config,
         status_path: layout.status(),
         host_paths: ward_hostinfo::HostPaths::default(),
+        layout: Some(layout.clone()),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AgentError::Runtime(format!("starting the runtime: {e}")))?;
-    let result = rt.block_on(async {
+    let watchdog_settings = params.config.watchdog.clone();
+    let outcome = rt.block_on(async {
         let (tx, rx) = watch::channel(false);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .map_err(|e| AgentError::Runtime(format!("installing signal handlers: {e}")))?;
+        let tx2 = tx.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = term.recv() => tracing::info!("SIGTERM received; stopping"),
                 _ = int.recv() => tracing::info!("SIGINT received; stopping"),
             }
-            let _ = tx.send(true);
+            let _ = tx2.send(true);
         });
+        // Over a resource cap: stop everything, then restart (below).
+        let watchdog = crate::supervise::watchdog(layout.clone(), watchdog_settings, rx.clone());
+        let watchdog = async {
+            let b = watchdog.await;
+            if b.is_some() {
+                let _ = tx.send(true);
+            }
+            b
+        };
+        let guard = crate::supervise::guard_updater(layout.clone(), rx.clone(), tx.clone());
         let handle = pipeline.as_ref().map(|p| p.handle());
         let pipeline_task = pipeline.as_ref().map(|p| p.run(rx.clone()));
         let pipeline_task = async {
@@ -181,24 +165,79 @@ pub fn run(layout: &Layout) -> Result<(), AgentError> {
                 t.await;
             }
         };
-        tokio::join!(
-            run_sessions_piped(params, net, handle, rx.clone()),
-            pipeline_task
-        );
-        Ok(())
+        let sessions = async {
+            let end = run_sessions_piped(params, net, handle, rx.clone()).await;
+            // Everything stops with the sessions (also for an uninstall).
+            let _ = tx.send(true);
+            end
+        };
+        let (end, (), breach, ()) = tokio::join!(sessions, pipeline_task, watchdog, guard);
+        Ok::<_, AgentError>((end, breach))
     });
+    let (result, breach) = match outcome {
+        Ok((end, b)) => (Ok(end), b),
+        Err(e) => (Err(e), None),
+    };
     if let Some(p) = pipeline {
         p.shutdown();
     }
+    let result = match result {
+        Ok(SessionsEnd::Uninstall { ws, command_id }) => {
+            rt.block_on(in_process::finish_remote(layout, *ws, &command_id));
+            Ok(())
+        }
+        Ok(SessionsEnd::Stopped) => Ok(()),
+        Err(e) => Err(e),
+    };
     if read_pid(&layout.pid_file()) == Some(pid) {
         let _ = std::fs::remove_file(layout.pid_file());
     }
-    drop(lock);
+    if breach.is_some() && !layout.resurrection_blocked() {
+        restart_after_breach(layout, lock);
+    } else {
+        drop(lock);
+    }
     tracing::info!("ward-agent stopped");
     result
 }
 
-/// `ward-agent start`. Returns the pid of the running agent.
+/// After a resource-cap breach: under systemd the unit restarts us; else a
+/// fresh `bin/ward-agent run` is started, which takes the lock as soon as
+/// this process releases it (it waits for it up to 2 s).
+fn restart_after_breach(layout: &Layout, lock: File) {
+    if service::detect(layout) == service::Mode::Systemd && service::unit_installed() {
+        drop(lock);
+        tracing::info!("exiting; systemd starts the agent again");
+        return;
+    }
+    match spawn_run(&layout.bin_link(), layout, &layout.log_file()) {
+        Ok(child) => tracing::info!(pid = child.id(), "started a fresh agent process"),
+        Err(e) => tracing::error!(error = %crate::one_line(&e), "could not start a fresh agent"),
+    }
+    drop(lock);
+}
+
+/// Writes `data/stopped`: the guardians leave the agent stopped.
+pub fn mark_stopped(layout: &Layout) -> Result<(), AgentError> {
+    if !layout.data_dir().is_dir() {
+        return Ok(());
+    }
+    let path = layout.stopped_marker();
+    ward_pki::secret::write_file_atomic(&path, format!("{}\n", crate::now_ms()).as_bytes(), 0o644)
+        .map_err(|e| AgentError::io("writing", &path, e))
+}
+
+/// Removes `data/stopped`.
+pub fn clear_stopped(layout: &Layout) -> Result<(), AgentError> {
+    match std::fs::remove_file(layout.stopped_marker()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(AgentError::io("removing", &layout.stopped_marker(), e)),
+    }
+}
+
+/// `ward-agent start`: removes `data/stopped` (refused while an uninstall
+/// is in progress) and starts the agent. Returns the pid of the running agent.
 pub fn start(layout: &Layout) -> Result<u32, AgentError> {
     if let Some(pid) = running_pid(layout) {
         println!(
@@ -220,6 +259,10 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
             layout.identity().display()
         )));
     }
+    if layout.uninstalling_marker().exists() {
+        return Err(in_process::uninstall_in_progress(layout));
+    }
+    clear_stopped(layout)?;
     match service::detect(layout) {
         service::Mode::Systemd => service::systemd_enable_now(layout)
             .and_then(|()| wait_running(layout, None, START_TIMEOUT)),
@@ -231,73 +274,36 @@ pub fn start(layout: &Layout) -> Result<u32, AgentError> {
     }
 }
 
-fn last_log_line(layout: &Layout) -> String {
-    std::fs::read_to_string(layout.log_file())
+/// The last line the log got after byte `from` (what the new process wrote).
+fn last_log_line(layout: &Layout, from: u64) -> String {
+    std::fs::read(layout.log_file())
         .ok()
         .and_then(|t| {
+            let t = String::from_utf8_lossy(t.get(from as usize..)?).into_owned();
             t.lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .map(str::to_string)
         })
-        .unwrap_or_default()
+        .unwrap_or_else(|| "(it wrote nothing)".into())
 }
 
 /// Spawns `bin/ward-agent run` in a new session and waits for its pid file.
+/// An agent that does not get there within [`START_TIMEOUT`] is killed (with
+/// its process group), so a broken binary never lingers half-started.
 pub fn spawn_detached(layout: &Layout) -> Result<u32, AgentError> {
     let _ = std::fs::remove_file(layout.pid_file());
     let log_path = layout.log_file();
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .open(&log_path)
-        .map_err(|e| AgentError::io("opening", &log_path, e))?;
-    let log2 = log
-        .try_clone()
-        .map_err(|e| AgentError::io("opening", &log_path, e))?;
-    let mut cmd = Command::new(layout.bin_link());
-    cmd.arg("run")
-        .arg("--prefix")
-        .arg(layout.prefix())
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
-    // SAFETY: only async-signal-safe setsid() runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| AgentError::io("starting", &layout.bin_link(), e))?;
-    let pid = child.id();
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            return Err(AgentError::Runtime(format!(
-                "the agent exited at start ({st}); {}: {}",
-                log_path.display(),
-                last_log_line(layout)
-            )));
-        }
-        if read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some() {
-            return Ok(pid);
-        }
-        if Instant::now() >= deadline {
-            return Err(AgentError::Runtime(format!(
-                "the agent did not start within {} s; see {}",
-                START_TIMEOUT.as_secs(),
-                log_path.display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let log_from = std::fs::metadata(&log_path).map_or(0, |m| m.len());
+    start_and_wait(
+        &layout.bin_link(),
+        layout,
+        &log_path,
+        "the agent",
+        |pid| read_pid(&layout.pid_file()) == Some(pid) && running_pid(layout).is_some(),
+        || running_pid(layout).filter(|p| *p != 0),
+        || format!(": {}", last_log_line(layout, log_from)),
+    )
 }
 
 /// Waits until an agent (with `pid`, if given) holds the lock.
@@ -318,54 +324,16 @@ fn wait_running(layout: &Layout, pid: Option<u32>, timeout: Duration) -> Result<
     }
 }
 
-fn wait_stopped(layout: &Layout, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while running_pid(layout).is_some() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
-}
-
 /// `ward-agent stop`: SIGTERM, up to [`STOP_TIMEOUT`], then SIGKILL.
 /// Returns the pid that was stopped, `None` if none was running.
 pub fn stop(layout: &Layout) -> Result<Option<u32>, AgentError> {
     if service::detect(layout) == service::Mode::Systemd && service::unit_installed() {
         service::systemctl(&["stop", service::UNIT_NAME])?;
     }
-    let Some(mut pid) = running_pid(layout) else {
-        return Ok(None);
-    };
-    if pid == 0 {
-        // Starting right now: give it a moment to write its pid file.
-        std::thread::sleep(Duration::from_millis(500));
-        pid = running_pid(layout).unwrap_or(0);
-    }
-    let own = std::process::id();
-    if pid <= 1 || pid == own {
-        return Err(AgentError::Runtime(format!(
-            "the agent of {} holds its lock but its pid file ({}) is unusable",
-            layout.prefix().display(),
-            layout.pid_file().display()
-        )));
-    }
-    let signal = |sig| {
-        // SAFETY: kill() with a pid read from our own pid file, checked above.
-        unsafe { libc::kill(pid as libc::pid_t, sig) }
-    };
-    signal(libc::SIGTERM);
-    if wait_stopped(layout, STOP_TIMEOUT) {
-        return Ok(Some(pid));
-    }
-    tracing::warn!(pid, "agent did not stop after SIGTERM; sending SIGKILL");
-    signal(libc::SIGKILL);
-    if wait_stopped(layout, Duration::from_secs(5)) {
-        Ok(Some(pid))
-    } else {
-        Err(AgentError::Runtime(format!(
-            "the agent (pid {pid}) did not stop"
-        )))
-    }
+    stop_lock_holder(
+        &layout.lock_file(),
+        &layout.pid_file(),
+        "the agent",
+        STOP_TIMEOUT,
+    )
 }
