@@ -36,6 +36,13 @@ want tinyproxy tinyproxy-bin
 want iptables-save iptables
 want nft nftables
 want faketime faketime
+# Host detection tests (tests/e2e/tests/hostdetect.rs): normal work with a
+# real cron daemon and log rotation, Debian packages built with dpkg-deb and
+# installed with apt, accounts made with useradd.
+want cron cron
+want logrotate logrotate
+want dpkg-deb dpkg
+want useradd passwd
 # Lifecycle tests (tests/e2e/tests/lifecycle.rs): a C compiler builds a
 # release that never comes online. scripts/build-agents.sh installs the
 # cross linkers and qemu-user-static for tests/e2e/tests/platforms.rs.

@@ -136,6 +136,31 @@ pub enum RulesCommand {
         #[arg(long)]
         strict: bool,
     },
+    /// Import rule files (e.g. SigmaHQ's rules/linux) into the server's
+    /// store; prints every rule, loaded or why not. A running server picks
+    /// them up within seconds.
+    Import {
+        /// Directory of rule files (*.yml, *.yaml; searched recursively).
+        dir: PathBuf,
+        /// Remove imported files that are not in DIR.
+        #[arg(long)]
+        replace: bool,
+        /// Report only; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every rule of the server's rule book (built-in and imported).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only rules that did not load.
+        #[arg(long)]
+        not_loaded: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

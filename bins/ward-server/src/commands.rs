@@ -72,7 +72,22 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             command: AdminCommand::SetPassword,
         } => crate::password::set_password(&config.data_dir),
         // Handled before the configuration is loaded (see the top).
-        Command::Rules { .. } => Ok(()),
+        Command::Rules {
+            command:
+                RulesCommand::Import {
+                    dir,
+                    replace,
+                    dry_run,
+                    json,
+                },
+        } => crate::rules_import::import(&config, &dir, replace, dry_run, json).await,
+        Command::Rules {
+            command: RulesCommand::List { json, not_loaded },
+        } => crate::rules_import::list(&config, json, not_loaded).await,
+        // `rules test` is handled before the configuration is loaded (see the top).
+        Command::Rules {
+            command: RulesCommand::Test { .. },
+        } => Ok(()),
         Command::InstallCommand {
             platform,
             key,

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod password;
 mod rules;
+mod rules_import;
 
 use std::process::ExitCode;
 

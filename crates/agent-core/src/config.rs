@@ -80,6 +80,8 @@ impl AgentConfig {
         }
         p.extend(self.spool.problems());
         p.extend(self.collect.auth.problems());
+        p.extend(self.collect.process.problems());
+        p.extend(self.collect.files.problems());
         p.extend(self.watchdog.problems());
         p
     }

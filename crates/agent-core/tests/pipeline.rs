@@ -33,6 +33,9 @@ fn config(log: &Path) -> AgentConfig {
     c.collect.auth.journald = "off".into();
     c.collect.auth.wtmp = false;
     c.collect.auth.poll_ms = 100;
+    // Only the login collector: the host collectors report the whole machine.
+    c.collect.process.enabled = false;
+    c.collect.files.enabled = false;
     c
 }
 

@@ -217,5 +217,7 @@ pub(crate) fn get(data: &EventData, field: Field) -> Option<FieldValue<'_>> {
             F::Service => s(&e.service),
             _ => None,
         },
+        // Host kinds: see `host::get`.
+        _ => None,
     }
 }

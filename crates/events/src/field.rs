@@ -46,6 +46,96 @@ pub enum Field {
     Key,
     /// Who opened a session.
     ByUser,
+    // --- process family (Sigma `process_creation` names) ---
+    /// Executable path of the process (file events: of the writer).
+    Image,
+    /// Executable path of the parent.
+    ParentImage,
+    /// Command line of the parent.
+    ParentCommandLine,
+    ProcessId,
+    ParentProcessId,
+    /// Audit login uid (Sysmon for Linux `LogonId`).
+    LogonId,
+    /// Numeric user id (process: real uid; account events: the account's).
+    Uid,
+    /// Executables of all ancestors, parent first, one per line.
+    Ancestors,
+    /// The executable was deleted.
+    ExeDeleted,
+    /// The executable is a memfd.
+    Memfd,
+    /// Kind of stdin / stdout / stderr: `tcp`, `udp`, `unix`, `socket`,
+    /// `tty`, `pipe`, `file`, `null`, `other`.
+    StdinType,
+    StdoutType,
+    StderrType,
+    /// Peer (`ip:port`) of the first of stdin/stdout/stderr that is a TCP/UDP socket.
+    StdioRemote,
+    /// The TCP/UDP standard descriptors were inherited from the parent as they are.
+    StdioInherited,
+    /// Some details are missing (the process exited too soon).
+    Partial,
+    /// `process.cpu`: average percent of a core.
+    CpuPercent,
+    /// `process.cpu`: whether a package owns the executable.
+    Packaged,
+    /// `process.exe_deleted`: a new file replaced the executable.
+    ExeReplaced,
+    // --- file family (Sigma `file_event` names) ---
+    TargetFilename,
+    /// Previous path of a renamed file.
+    SourceFilename,
+    /// Ward path category (`cron`, `systemd`, `fim`, ...).
+    FileCategory,
+    /// `file`, `dir`, `symlink`, `other`.
+    FileType,
+    Sha256,
+    OldSha256,
+    /// Permission bits in octal digits (`4755`).
+    FileMode,
+    OldFileMode,
+    /// A setuid or setgid bit is set.
+    Setuid,
+    /// A setuid or setgid bit was added.
+    SetuidAdded,
+    FileSize,
+    OldFileSize,
+    Truncated,
+    LinesAdded,
+    LinesRemoved,
+    /// The first added lines, one per line.
+    AddedLines,
+    /// Package owning the path.
+    Package,
+    /// The package manager made the change.
+    ByPackage,
+    /// The system tool a file change is attributed to (`dpkg`, `logrotate`).
+    Tool,
+    LinkTarget,
+    /// Owner uid of the file.
+    OwnerUid,
+    /// How the change was seen: `fanotify`, `inotify`, `scan`.
+    SeenBy,
+    // --- account family ---
+    Gid,
+    OldUid,
+    HomeDirectory,
+    Shell,
+    /// What changed on an account (comma-separated).
+    Changed,
+    /// Group name.
+    Group,
+    /// Group members (comma-separated).
+    Members,
+    AddedMembers,
+    RemovedMembers,
+    // --- network family (Sigma `network_connection` names) ---
+    DestinationIp,
+    DestinationPort,
+    /// True when this host opened the connection.
+    Initiated,
+    Protocol,
 }
 
 /// Every field with its canonical (Sigma-style) name first, then aliases.
@@ -85,6 +175,72 @@ pub const FIELD_NAMES: &[(Field, &[&str])] = &[
     (Field::Reason, &["Reason", "reason"]),
     (Field::Key, &["Key", "key"]),
     (Field::ByUser, &["ByUser", "by_user"]),
+    (Field::Image, &["Image", "exe"]),
+    (Field::ParentImage, &["ParentImage", "parent_exe"]),
+    (Field::ParentCommandLine, &["ParentCommandLine"]),
+    (Field::ProcessId, &["ProcessId", "pid"]),
+    (Field::ParentProcessId, &["ParentProcessId", "ppid"]),
+    (Field::LogonId, &["LogonId", "login_uid", "auid"]),
+    (Field::Uid, &["Uid", "uid", "UserId"]),
+    (Field::Ancestors, &["Ancestors", "AncestorImages"]),
+    (Field::ExeDeleted, &["ExeDeleted", "exe_deleted"]),
+    (Field::Memfd, &["Memfd", "memfd"]),
+    (Field::StdinType, &["StdinType"]),
+    (Field::StdoutType, &["StdoutType"]),
+    (Field::StderrType, &["StderrType"]),
+    (Field::StdioRemote, &["StdioRemote"]),
+    (
+        Field::StdioInherited,
+        &["StdioInherited", "stdio_inherited"],
+    ),
+    (Field::Partial, &["Partial", "partial"]),
+    (Field::CpuPercent, &["CpuPercent", "cpu_percent"]),
+    (Field::Packaged, &["Packaged", "packaged"]),
+    (Field::ExeReplaced, &["ExeReplaced", "replaced"]),
+    (
+        Field::TargetFilename,
+        &["TargetFilename", "path", "file.path"],
+    ),
+    (Field::SourceFilename, &["SourceFilename", "old_path"]),
+    (Field::FileCategory, &["FileCategory", "category"]),
+    (Field::FileType, &["FileType", "file_type"]),
+    (Field::Sha256, &["Sha256", "sha256"]),
+    (Field::OldSha256, &["OldSha256", "old_sha256"]),
+    (Field::FileMode, &["FileMode", "mode"]),
+    (Field::OldFileMode, &["OldFileMode", "old_mode"]),
+    (Field::Setuid, &["Setuid"]),
+    (Field::SetuidAdded, &["SetuidAdded"]),
+    (Field::FileSize, &["FileSize", "size"]),
+    (Field::OldFileSize, &["OldFileSize", "old_size"]),
+    (Field::Truncated, &["Truncated", "truncated"]),
+    (Field::LinesAdded, &["LinesAdded", "lines_added"]),
+    (Field::LinesRemoved, &["LinesRemoved", "lines_removed"]),
+    (Field::AddedLines, &["AddedLines", "added"]),
+    (Field::Package, &["Package", "package"]),
+    (Field::ByPackage, &["ByPackage", "by_package"]),
+    (Field::Tool, &["Tool", "tool"]),
+    (Field::LinkTarget, &["LinkTarget", "link_target"]),
+    (Field::OwnerUid, &["OwnerUid", "owner_uid"]),
+    (Field::SeenBy, &["SeenBy", "seen_by"]),
+    (Field::Gid, &["Gid", "gid"]),
+    (Field::OldUid, &["OldUid", "old_uid"]),
+    (Field::HomeDirectory, &["HomeDirectory", "home"]),
+    (Field::Shell, &["Shell", "shell"]),
+    (Field::Changed, &["Changed", "changed"]),
+    (Field::Group, &["Group", "group", "TargetGroup"]),
+    (Field::Members, &["Members", "members"]),
+    (Field::AddedMembers, &["AddedMembers"]),
+    (Field::RemovedMembers, &["RemovedMembers"]),
+    (
+        Field::DestinationIp,
+        &["DestinationIp", "dst_ip", "destination.ip"],
+    ),
+    (
+        Field::DestinationPort,
+        &["DestinationPort", "dst_port", "destination.port"],
+    ),
+    (Field::Initiated, &["Initiated", "initiated"]),
+    (Field::Protocol, &["Protocol", "protocol"]),
 ];
 
 impl Field {

@@ -25,12 +25,23 @@
 
 mod auth;
 mod field;
+mod file;
+mod host;
+mod process;
+mod sink;
 
 pub use auth::{
     PamFailed, SessionClosed, SessionOpened, SshAccepted, SshFailed, SshInvalidUser,
     SshPreauthDisconnect, SuFailed, SudoFailed, SudoFailure,
 };
 pub use field::{Field, FieldValue, TextBuf, FIELD_NAMES};
+pub use file::{AccountChange, FileChange, GroupChange, MAX_ADDED_LINES, MAX_ADDED_LINE_BYTES};
+pub use host::kind_fields;
+pub use process::{
+    Actor, Ancestor, ExeDeleted, FdKind, FdTarget, NetConnect, ProcessCpu, ProcessInfo, TextCache,
+    MAX_ANCESTORS,
+};
+pub use sink::Sink;
 
 use serde::{Deserialize, Serialize};
 
@@ -64,8 +75,8 @@ pub struct Event {
 
 /// Kind-specific payload of an [`Event`], tagged by `"kind"`.
 ///
-/// Kind names are `family.name`: the `auth.` family is the login family;
-/// process (`process.`) and file (`file.`) kinds will be added as variants.
+/// Kind names are `family.name`: `auth.` (logins), `process.`, `file.`,
+/// `account.`/`group.` and `net.` (host activity).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 #[non_exhaustive]
@@ -98,10 +109,56 @@ pub enum EventData {
     /// A PAM session was closed.
     #[serde(rename = "auth.session_closed")]
     SessionClosed(SessionClosed),
+    /// A process executed a program (process connector exec, or found by
+    /// `/proc` polling).
+    #[serde(rename = "process.exec")]
+    ProcessExec(ProcessInfo),
+    /// A process that was already running when the agent started.
+    #[serde(rename = "process.running")]
+    ProcessRunning(ProcessInfo),
+    /// A running process's executable was deleted.
+    #[serde(rename = "process.exe_deleted")]
+    ProcessExeDeleted(ExeDeleted),
+    /// A process kept a core busy for a while.
+    #[serde(rename = "process.cpu")]
+    ProcessCpu(ProcessCpu),
+    /// A watched path appeared.
+    #[serde(rename = "file.created")]
+    FileCreated(FileChange),
+    /// A watched file's content (or type) changed.
+    #[serde(rename = "file.modified")]
+    FileModified(FileChange),
+    /// A watched path was deleted.
+    #[serde(rename = "file.deleted")]
+    FileDeleted(FileChange),
+    /// A watched path was renamed (`old_path` → `path`).
+    #[serde(rename = "file.renamed")]
+    FileRenamed(FileChange),
+    /// Only the mode or owner of a watched path changed.
+    #[serde(rename = "file.attrib")]
+    FileAttrib(FileChange),
+    /// An account appeared in `/etc/passwd`.
+    #[serde(rename = "account.created")]
+    AccountCreated(AccountChange),
+    #[serde(rename = "account.deleted")]
+    AccountDeleted(AccountChange),
+    /// An account's uid, gid, home, shell or password changed.
+    #[serde(rename = "account.modified")]
+    AccountModified(AccountChange),
+    #[serde(rename = "group.created")]
+    GroupCreated(GroupChange),
+    #[serde(rename = "group.deleted")]
+    GroupDeleted(GroupChange),
+    /// A group's members or gid changed.
+    #[serde(rename = "group.modified")]
+    GroupModified(GroupChange),
+    /// A TCP connection appeared.
+    #[serde(rename = "net.connect")]
+    NetConnect(NetConnect),
 }
 
 /// Number of distinct event kinds; kind indices are `0..KIND_COUNT`.
-pub const KIND_COUNT: usize = 9;
+pub const KIND_COUNT: usize = 25;
 
 /// Every kind name, indexed by [`EventData::kind_index`].
 pub const KIND_NAMES: [&str; KIND_COUNT] = [
@@ -114,6 +171,22 @@ pub const KIND_NAMES: [&str; KIND_COUNT] = [
     "auth.sudo_failed",
     "auth.session_opened",
     "auth.session_closed",
+    "process.exec",
+    "process.running",
+    "process.exe_deleted",
+    "process.cpu",
+    "file.created",
+    "file.modified",
+    "file.deleted",
+    "file.renamed",
+    "file.attrib",
+    "account.created",
+    "account.deleted",
+    "account.modified",
+    "group.created",
+    "group.deleted",
+    "group.modified",
+    "net.connect",
 ];
 
 impl EventData {
@@ -129,6 +202,22 @@ impl EventData {
             EventData::SudoFailed(_) => 6,
             EventData::SessionOpened(_) => 7,
             EventData::SessionClosed(_) => 8,
+            EventData::ProcessExec(_) => 9,
+            EventData::ProcessRunning(_) => 10,
+            EventData::ProcessExeDeleted(_) => 11,
+            EventData::ProcessCpu(_) => 12,
+            EventData::FileCreated(_) => 13,
+            EventData::FileModified(_) => 14,
+            EventData::FileDeleted(_) => 15,
+            EventData::FileRenamed(_) => 16,
+            EventData::FileAttrib(_) => 17,
+            EventData::AccountCreated(_) => 18,
+            EventData::AccountDeleted(_) => 19,
+            EventData::AccountModified(_) => 20,
+            EventData::GroupCreated(_) => 21,
+            EventData::GroupDeleted(_) => 22,
+            EventData::GroupModified(_) => 23,
+            EventData::NetConnect(_) => 24,
         }
     }
 
@@ -143,8 +232,27 @@ impl EventData {
 /// Rules whose `logsource` names a product, category or service are only
 /// evaluated on kinds whose log source agrees (see `ward-rules`). Auth kinds
 /// are `product: linux`, category `authentication`, service `auth` and, more
-/// narrowly, `sshd`, `su` or `sudo`.
+/// narrowly, `sshd`, `su` or `sudo`. Host kinds have no service; their
+/// categories are Sigma's where Sigma has one (`process_creation`,
+/// `file_event`, `file_change`, `file_delete`, `file_rename`,
+/// `network_connection`) and Ward's otherwise (`process_state`, `account`).
 pub fn kind_logsource(kind_index: usize) -> LogSource {
+    let host = |category| LogSource {
+        product: "linux",
+        category,
+        services: &[],
+    };
+    match kind_index {
+        9 => return host("process_creation"),
+        10..=12 => return host("process_state"),
+        13 => return host("file_event"),
+        14 | 17 => return host("file_change"),
+        15 => return host("file_delete"),
+        16 => return host("file_rename"),
+        18..=23 => return host("account"),
+        24 => return host("network_connection"),
+        _ => {}
+    }
     let services: &'static [&'static str] = match kind_index {
         0..=3 => &["auth", "sshd"],
         5 => &["auth", "su"],
@@ -207,6 +315,7 @@ impl Event {
             Field::Host => non_empty(&self.host),
             Field::Source => non_empty(&self.source),
             Field::Message => self.raw.as_deref().map(FieldValue::Str),
+            _ if self.data.kind_index() >= 9 => host::get(&self.data, field),
             _ => auth::get(&self.data, field),
         }
     }

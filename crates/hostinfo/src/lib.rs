@@ -4,6 +4,10 @@
 //!   hostname, OS, kernel, arch, IPs, uptime, the agent's own CPU and RSS).
 //! * [`fingerprint`] binds an agent identity to this machine and install prefix.
 //!
+//! * [`accounts`] parses `/etc/passwd`, `/etc/group`, `/etc/shadow` and
+//!   [`packages`] knows package managers and dpkg's file lists (shared by
+//!   the process and file collectors).
+//!
 //! Every file is read through [`HostPaths`], so tests point it at fixtures.
 
 use std::path::{Path, PathBuf};
@@ -11,8 +15,10 @@ use std::time::Instant;
 
 use ward_proto::HostReport;
 
+pub mod accounts;
 mod fingerprint;
 mod net;
+pub mod packages;
 mod parse;
 
 pub use fingerprint::{canonical_prefix, fingerprint, fingerprint_with, machine_id};

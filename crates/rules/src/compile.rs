@@ -7,7 +7,7 @@ use crate::rule::{Body, Correlation, CorrelationType, GroupField, Rule, RuleSet}
 use crate::settings::RuleSettings;
 use crate::yaml::parse_documents;
 use std::collections::HashMap;
-use ward_events::{Field, KIND_COUNT};
+use ward_events::{kind_fields, Field, KIND_COUNT, KIND_NAMES};
 
 /// Most rules one rule set may hold.
 pub const MAX_RULES: usize = 10_000;
@@ -385,6 +385,7 @@ fn finish(mut rules: Vec<Rule>, has_level: &[bool]) -> RuleSet {
                 .any(|&c| matches!(&rules[c].body, Body::Correlation(k) if k.generate))
         })
         .collect();
+    coverage(&mut rules, &corr_order);
     let mut by_kind = vec![Vec::new(); KIND_COUNT];
     let mut needs_raw = false;
     for (i, r) in rules.iter_mut().enumerate() {
@@ -405,5 +406,48 @@ fn finish(mut rules: Vec<Rule>, has_level: &[bool]) -> RuleSet {
         corr_order,
         consumers,
         needs_raw,
+    }
+}
+
+/// Fills `kinds` and `unknown_fields` of every rule (correlations after the
+/// rules they refer to: `corr_order` is dependency order).
+fn coverage(rules: &mut [Rule], corr_order: &[usize]) {
+    for r in rules.iter_mut() {
+        let Body::Detection(d) = &r.body else {
+            continue;
+        };
+        let admitted: Vec<usize> = (0..KIND_COUNT).filter(|&k| d.kinds[k]).collect();
+        r.info.kinds = admitted.iter().map(|&k| KIND_NAMES[k]).collect();
+        let mut unknown: Vec<String> = Vec::new();
+        for sel in &d.selections {
+            for (name, field) in sel.fields() {
+                let present = field.is_some_and(|f| admitted.iter().any(|&k| kind_fields(k, f)));
+                if !present && !admitted.is_empty() && !unknown.iter().any(|u| u == name) {
+                    unknown.push(name.to_string());
+                }
+            }
+        }
+        r.info.unknown_fields = unknown;
+    }
+    for &ci in corr_order {
+        let Body::Correlation(c) = &rules[ci].body else {
+            continue;
+        };
+        let mut kinds: Vec<&'static str> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        for &t in &c.rules {
+            for k in &rules[t].info.kinds {
+                if !kinds.contains(k) {
+                    kinds.push(k);
+                }
+            }
+            for u in &rules[t].info.unknown_fields {
+                if !unknown.contains(u) {
+                    unknown.push(u.clone());
+                }
+            }
+        }
+        rules[ci].info.kinds = kinds;
+        rules[ci].info.unknown_fields = unknown;
     }
 }

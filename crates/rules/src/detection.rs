@@ -29,6 +29,8 @@ pub(crate) enum ValueTest {
 
 #[derive(Debug, Clone)]
 pub(crate) struct FieldTest {
+    /// The field name as written (without modifiers).
+    name: String,
     /// `None` when no event kind has a field of that name: never present.
     field: Option<Field>,
     tests: Vec<ValueTest>,
@@ -196,7 +198,13 @@ fn compile_map(entries: &[(Node, Node)]) -> Result<Vec<FieldTest>, RuleError> {
     let mut tests = Vec::with_capacity(entries.len());
     for (k, v) in entries {
         let spec = k.as_text().unwrap_or_default();
-        let (name, mods) = parse_mods(k, &spec)?;
+        let (name, mut mods) = parse_mods(k, &spec)?;
+        // A key with no field name (`'|all': [...]`) is a keyword search of
+        // the raw line: substrings, like a plain keyword list.
+        let keyword = name.is_empty();
+        if keyword && mods.anchor.is_none() && !mods.re {
+            mods.anchor = Some(Anchor::Contains);
+        }
         let values: Vec<&Node> = match &v.value {
             Value::Seq(items) => items.iter().collect(),
             _ => vec![v],
@@ -213,7 +221,12 @@ fn compile_map(entries: &[(Node, Node)]) -> Result<Vec<FieldTest>, RuleError> {
             .map(|n| compile_value(n, &mods))
             .collect::<Result<Vec<_>, _>>()?;
         tests.push(FieldTest {
-            field: Field::from_name(&name),
+            field: if keyword {
+                Some(Field::Message)
+            } else {
+                Field::from_name(&name)
+            },
+            name: if keyword { "keywords".into() } else { name },
             tests: tests_for_field,
             all: mods.all,
         });
@@ -333,6 +346,19 @@ impl Selection {
                 Some(FieldValue::Str(raw)) => kws.iter().any(|k| k.matches(raw)),
                 _ => false,
             },
+        }
+    }
+
+    /// The fields this selection reads: `(name as written, resolved field)`;
+    /// keywords read `Message`.
+    pub fn fields(&self) -> Vec<(&str, Option<Field>)> {
+        fn of(tests: &[FieldTest]) -> impl Iterator<Item = (&str, Option<Field>)> {
+            tests.iter().map(|t| (t.name.as_str(), t.field))
+        }
+        match self {
+            Selection::Map(t) => of(t).collect(),
+            Selection::AnyMap(maps) => maps.iter().flat_map(|m| of(m)).collect(),
+            Selection::Keywords(_) => vec![("keywords", Some(Field::Message))],
         }
     }
 

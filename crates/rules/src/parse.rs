@@ -128,6 +128,18 @@ fn logsource_kinds(doc: &Node) -> Result<[bool; KIND_COUNT], RuleError> {
     Ok(kinds)
 }
 
+/// `product: linux, category: x, service: y` (the keys present, in that order).
+fn describe_logsource(doc: &Node) -> String {
+    let Some(ls) = doc.get("logsource") else {
+        return String::new();
+    };
+    ["product", "category", "service"]
+        .iter()
+        .filter_map(|k| Some(format!("{k}: {}", ls.get(k)?.as_text()?)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn detection(doc: &Node, det: &Node) -> Result<Detection, RuleError> {
     let entries = det.as_map().ok_or_else(|| {
         e(
@@ -432,6 +444,9 @@ pub(crate) fn parse_rule(doc: &Node, file: &str, doc_no: usize) -> Result<RawRul
                 correlation,
                 alerts: false,
                 enabled: true,
+                kinds: Vec::new(),
+                unknown_fields: Vec::new(),
+                logsource: describe_logsource(doc),
             },
             body,
             pos: doc.pos,

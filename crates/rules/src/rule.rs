@@ -58,6 +58,26 @@ pub struct RuleInfo {
     /// False when disabled by settings: it raises nothing but still feeds
     /// the correlations that refer to it.
     pub enabled: bool,
+    /// Event kinds the rule can see (its `logsource`; for a correlation,
+    /// those of the rules it refers to). Empty: no Ward collector produces
+    /// events of that log source (e.g. `service: auditd`), it never matches.
+    pub kinds: Vec<&'static str>,
+    /// Fields the rule reads that no event of its log source carries (e.g.
+    /// `DestinationHostname`): tests on them never hold, so the rule cannot
+    /// work as written. `keywords` when it searches raw lines its events do
+    /// not keep.
+    pub unknown_fields: Vec<String>,
+    /// The rule's `logsource` as written (`product: linux, service: auditd`),
+    /// empty when it has none.
+    pub logsource: String,
+}
+
+impl RuleInfo {
+    /// Whether the rule can match Ward's events as written: it sees some
+    /// event kind and every field it reads exists there.
+    pub fn usable(&self) -> bool {
+        !self.kinds.is_empty() && self.unknown_fields.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]

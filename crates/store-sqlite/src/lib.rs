@@ -52,6 +52,7 @@ mod overview;
 mod pool;
 mod releases;
 mod rows;
+mod rule_sources;
 mod tokens;
 
 pub use migrate::SCHEMA_VERSION;
@@ -65,8 +66,8 @@ use ward_proto::{HostReport, Policy};
 use ward_store::{
     AgentAuth, AlertCount, AlertInsert, AlertQuery, AlertRecord, AlertState, ApiToken, Asset,
     AssetLiveness, AssetQuery, Enrolled, Enrollment, IngestOutcome, NewAlert, NewKey,
-    NewWhitelistEntry, Page, Result, SessionStart, SpoolStats, StatusChange, StatusCount,
-    StatusEvent, Store, StoreError, StoredEvent, VerificationKey, WhitelistEntry,
+    NewWhitelistEntry, Page, Result, RuleSource, SessionStart, SpoolStats, StatusChange,
+    StatusCount, StatusEvent, Store, StoreError, StoredEvent, VerificationKey, WhitelistEntry,
 };
 use ward_store::{
     CommandQuery, CommandRecord, CommandUpdate, GroupCount, LifecycleEvent, NewCommand,
@@ -348,6 +349,20 @@ impl Store for SqliteStore {
 
     async fn delete_whitelist(&self, id: i64) -> Result<()> {
         self.write(move |c| alerts::delete_whitelist(c, id)).await
+    }
+
+    async fn import_rule_sources(&self, sources: &[RuleSource], replace_all: bool) -> Result<i64> {
+        let sources = sources.to_vec();
+        self.write(move |c| rule_sources::import(c, &sources, replace_all))
+            .await
+    }
+
+    async fn list_rule_sources(&self) -> Result<Vec<RuleSource>> {
+        self.read(rule_sources::list).await
+    }
+
+    async fn rule_sources_revision(&self) -> Result<i64> {
+        self.read(rule_sources::revision).await
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>> {

@@ -46,10 +46,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "commands",
         sql: include_str!("../migrations/0005_commands.sql"),
     },
+    Migration {
+        version: 6,
+        name: "hostdetect",
+        sql: include_str!("../migrations/0006_hostdetect.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows (the last entry of [`MIGRATIONS`]).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,

@@ -216,3 +216,16 @@ pub struct NewWhitelistEntry {
     pub comment: Option<String>,
     pub created_at: i64,
 }
+
+/// A rule file imported with `ward-server rules import` (see
+/// [`crate::Store::import_rule_sources`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSource {
+    /// The file's path relative to the imported directory (unique).
+    pub name: String,
+    /// The YAML text.
+    pub body: String,
+    /// SHA-256 hex of `body`.
+    pub sha256: String,
+    pub imported_at: i64,
+}

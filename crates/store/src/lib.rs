@@ -30,7 +30,7 @@ mod detection;
 mod lifecycle;
 pub use detection::{
     AlertCount, AlertInsert, AlertQuery, AlertRecord, AlertSeverity, AlertState, IngestOutcome,
-    NewAlert, NewWhitelistEntry, SpoolStats, StoredEvent, WhitelistEntry,
+    NewAlert, NewWhitelistEntry, RuleSource, SpoolStats, StoredEvent, WhitelistEntry,
 };
 pub use lifecycle::{LifecycleEvent, NewLifecycleEvent, Release, ReleaseFile};
 
@@ -433,6 +433,16 @@ pub trait Store: Send + Sync + 'static {
     async fn list_whitelist(&self) -> Result<Vec<WhitelistEntry>>;
     /// `NotFound` if no such entry.
     async fn delete_whitelist(&self, id: i64) -> Result<()>;
+
+    // --- imported rule files ---
+    /// Stores imported rule files in one transaction: each replaces a
+    /// stored one of the same name; with `replace_all`, stored files not in
+    /// `sources` are removed. Raises the revision by one and returns it.
+    async fn import_rule_sources(&self, sources: &[RuleSource], replace_all: bool) -> Result<i64>;
+    /// Every imported rule file, by name (byte order).
+    async fn list_rule_sources(&self) -> Result<Vec<RuleSource>>;
+    /// Raised by every import (0 before the first): cheap to poll.
+    async fn rule_sources_revision(&self) -> Result<i64>;
 
     // --- settings documents (detection thresholds, outputs, cursors) ---
     /// A JSON settings document by key (`None` when never set).

@@ -61,6 +61,8 @@
 //! * Cloned hosts: `reidentify` makes a new asset from the source's facts
 //!   and never reclaims anything but a never-connected copy of the same
 //!   source with the same fingerprint.
+//! * Imported rule files upsert by name; a replacing import drops the
+//!   others; every import raises the revision.
 //!
 //! Expected values are always computed from the test's own inputs (or a
 //! small reference model of the rule), never copied from a backend's output.
@@ -77,6 +79,7 @@ mod keys;
 mod listing;
 mod overview;
 mod releases;
+mod rules;
 mod support;
 mod tokens;
 
@@ -89,6 +92,7 @@ pub use keys::*;
 pub use listing::*;
 pub use overview::*;
 pub use releases::*;
+pub use rules::*;
 pub use tokens::*;
 
 /// What a conformance test's factory yields: something that lends a store.
@@ -169,6 +173,7 @@ macro_rules! store_conformance_tests {
             commands_list_newest_first_with_filters_and_pages,
             reidentify_makes_a_copy_with_the_source_facts,
             reidentify_reuses_only_an_unconnected_copy_of_the_same_source,
+            rule_sources_import_replace_and_revision,
         );
     };
 }

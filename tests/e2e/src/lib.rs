@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 pub use serde_json::Value;
 
 pub mod fail2ban;
+pub mod host;
 pub mod journald;
 pub mod lifecycle;
 pub mod login;

@@ -150,7 +150,8 @@ fn count_events(server: &Server, asset: &str) -> u64 {
 /// Installs an agent whose login collector follows only `log`.
 fn install_agent(server: &Server, url: Option<&str>, netns: Option<&str>, log: &Path) -> Agent {
     let conf = format!(
-        "[collect.auth]\npaths = [\"{}\"]\njournald = \"off\"\nwtmp = false\n",
+        "[collect.auth]\npaths = [\"{}\"]\njournald = \"off\"\nwtmp = false\n\
+         [collect.process]\nenabled = false\n[collect.files]\nenabled = false\n",
         log.display()
     );
     install_agent_with(server, url, netns, &conf)
@@ -431,7 +432,8 @@ fn journald_is_read_where_there_is_no_auth_log_file() {
         .expect("tempdir");
     let journal = Journald::start(dir.path());
     let conf = format!(
-        "[collect.auth]\npaths = [\"{}\"]\njournald = \"auto\"\njournalctl = \"{}\"\nwtmp = false\n",
+        "[collect.auth]\npaths = [\"{}\"]\njournald = \"auto\"\njournalctl = \"{}\"\nwtmp = false\n\
+         [collect.process]\nenabled = false\n[collect.files]\nenabled = false\n",
         dir.path().join("no-such-auth.log").display(),
         journal.journalctl().display()
     );

@@ -11,9 +11,15 @@
 //! * [`Pipeline::shutdown`] stops the collector (which hands over what it
 //!   read and saves its positions), then syncs and closes the spool.
 //!
+//! * The host collectors (process, files; [`host`]) start after the login
+//!   collector with sinks into the same spool.
+//!
 //! Configuration: `[spool]` and `[collect.auth]` of `agent.toml`
-//! ([`settings`]).
+//! ([`settings`]); `[collect.process]` and `[collect.files]`
+//! ([`host_settings`]).
 
+pub mod host;
+pub mod host_settings;
 pub mod sender;
 pub mod settings;
 pub mod status;
@@ -30,6 +36,7 @@ use crate::config::AgentConfig;
 use crate::layout::Layout;
 use crate::AgentError;
 
+pub use host_settings::{FilesSettings, ProcessSettings};
 pub use settings::{AuthSettings, CollectSettings, SpoolSettings};
 pub use status::{SpoolStatus, StatusShare};
 
@@ -109,6 +116,7 @@ impl PipelineHandle {
 pub struct Pipeline {
     handle: PipelineHandle,
     collector: Option<CollectorHandle>,
+    host: host::HostCollectors,
 }
 
 impl Pipeline {
@@ -146,7 +154,12 @@ impl Pipeline {
         } else {
             None
         };
-        let p = Pipeline { handle, collector };
+        let host = host::HostCollectors::start(layout, config, &handle)?;
+        let p = Pipeline {
+            handle,
+            collector,
+            host,
+        };
         p.refresh_status();
         Ok(p)
     }
@@ -157,7 +170,7 @@ impl Pipeline {
 
     fn refresh_status(&self) {
         let readers: Vec<StatusReader> = self.collector.iter().map(|c| c.status_reader()).collect();
-        refresh_status(&self.handle, &readers);
+        refresh_status(&self.handle, &readers, &self.host.readers());
     }
 
     /// A task that keeps the fsync cadence and the status current until
@@ -168,6 +181,7 @@ impl Pipeline {
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let handle = self.handle.clone();
         let readers: Vec<StatusReader> = self.collector.iter().map(|c| c.status_reader()).collect();
+        let host = self.host.readers();
         async move {
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -181,7 +195,7 @@ impl Pipeline {
                         if let Err(e) = handle.with_spool(|s| s.sync_if_due()) {
                             tracing::warn!(error = %e, "syncing the event spool");
                         }
-                        refresh_status(&handle, &readers);
+                        refresh_status(&handle, &readers, &host);
                     }
                 }
             }
@@ -191,10 +205,12 @@ impl Pipeline {
     /// Stops the collectors, then syncs and closes the spool.
     pub fn shutdown(mut self) {
         let readers: Vec<StatusReader> = self.collector.iter().map(|c| c.status_reader()).collect();
+        let host = self.host.readers();
         if let Some(c) = self.collector.take() {
             c.stop();
         }
-        refresh_status(&self.handle, &readers);
+        self.host.stop();
+        refresh_status(&self.handle, &readers, &host);
         let spool = self
             .handle
             .shared
@@ -210,12 +226,13 @@ impl Pipeline {
     }
 }
 
-fn refresh_status(handle: &PipelineHandle, readers: &[StatusReader]) {
+fn refresh_status(handle: &PipelineHandle, readers: &[StatusReader], host: &host::HostReaders) {
     let spool = handle
         .with_spool(|s| Ok(s.stats()))
         .ok()
         .map(SpoolStatus::from);
-    let collectors = readers.iter().map(StatusReader::read).collect();
+    let mut collectors: Vec<_> = readers.iter().map(StatusReader::read).collect();
+    collectors.extend(host.read());
     handle.shared.status.update_pipeline(spool, collectors);
 }
 
@@ -223,7 +240,7 @@ fn refresh_status(handle: &PipelineHandle, readers: &[StatusReader]) {
 /// record, append them one by one without their raw line (an event still
 /// too large is dropped, logged and counted in the spool's `dropped_total`:
 /// retrying could never succeed).
-fn append_all(handle: &PipelineHandle, events: &mut Vec<Event>) -> Result<(), String> {
+pub(crate) fn append_all(handle: &PipelineHandle, events: &mut Vec<Event>) -> Result<(), String> {
     match handle.append(events) {
         Ok(()) => return Ok(()),
         Err(SpoolError::RecordTooLarge { .. }) => {}

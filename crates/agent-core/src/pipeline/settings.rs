@@ -77,6 +77,10 @@ impl SpoolSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct CollectSettings {
     pub auth: AuthSettings,
+    /// `[collect.process]` (see `pipeline::host_settings`).
+    pub process: super::host_settings::ProcessSettings,
+    /// `[collect.files]` (see `pipeline::host_settings`).
+    pub files: super::host_settings::FilesSettings,
 }
 
 /// `[collect.auth]`: the login collector.

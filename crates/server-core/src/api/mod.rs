@@ -8,6 +8,7 @@ pub mod detection;
 pub mod keys;
 pub mod params;
 pub mod policy;
+pub mod rules;
 pub mod setup;
 pub mod tamper;
 pub mod views;
@@ -78,11 +79,11 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
             "/api/v1/settings/detection",
             get(detection::get_detection).put(detection::put_detection),
         )
+        .route("/api/v1/rules", get(rules::list))
         .route(
             "/api/v1/settings/outputs",
             get(detection::get_outputs).put(detection::put_outputs),
         )
-        .route("/api/v1/rules", get(detection::rules))
         .route_layer(middleware::from_fn_with_state(st, require_token))
 }
 

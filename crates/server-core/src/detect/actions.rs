@@ -219,7 +219,7 @@ pub async fn save_detection(
     st: &AppState,
     s: DetectionSettings,
 ) -> Result<DetectionSettings, ActionError> {
-    s.validate(&st.detect.added_rules())
+    s.validate(&st.detect.added())
         .map_err(ActionError::Invalid)?;
     settings::save(&*st.store, settings::DETECTION_KEY, &s)
         .await

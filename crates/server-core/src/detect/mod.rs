@@ -32,6 +32,7 @@ pub mod actions;
 pub mod alerts;
 pub mod ingest;
 pub mod rule_files;
+pub mod rulebook;
 pub mod runtime;
 pub mod settings;
 pub mod view;
@@ -43,7 +44,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use ward_rules::{RuleError, RuleSet};
-use ward_store::{IngestOutcome, SpoolStats, WhitelistEntry};
+use ward_store::{IngestOutcome, RuleSource, SpoolStats, WhitelistEntry};
 
 use crate::outputs::{Outputs, Tuning};
 use crate::state::AppState;
@@ -87,6 +88,10 @@ pub struct DetectHandle {
     pub stats: DetectStats,
     /// Output queues, set once the runtime starts.
     outputs_queues: Mutex<Option<Arc<Outputs>>>,
+    /// Imported rule files (the runtime rebuilds its engine on change).
+    imported: watch::Sender<Arc<Vec<RuleSource>>>,
+    /// The report of the rule book the runtime runs.
+    book: RwLock<Arc<Vec<rulebook::RuleReport>>>,
 }
 
 impl Default for DetectHandle {
@@ -100,6 +105,8 @@ impl Default for DetectHandle {
             added_rules: RwLock::default(),
             stats: DetectStats::default(),
             outputs_queues: Mutex::default(),
+            imported: watch::channel(Arc::new(Vec::new())).0,
+            book: RwLock::default(),
         }
     }
 }
@@ -148,7 +155,26 @@ impl DetectHandle {
         self.outputs.send_replace(s);
     }
 
-    /// The rule files added to the built-in rules.
+    /// The imported rule files (kept in the store).
+    pub fn imported(&self) -> Arc<Vec<RuleSource>> {
+        self.imported.borrow().clone()
+    }
+
+    /// Replaces the imported rule files (the runtime rebuilds its engine).
+    pub fn set_imported(&self, sources: Vec<RuleSource>) {
+        self.imported.send_replace(Arc::new(sources));
+    }
+
+    /// Every rule of the running rule book: loaded, or why not.
+    pub fn rule_report(&self) -> Arc<Vec<rulebook::RuleReport>> {
+        self.book.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_rule_report(&self, r: Vec<rulebook::RuleReport>) {
+        *self.book.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(r);
+    }
+
+    /// The rule files of `rules_dir`, read at start.
     pub fn added_rules(&self) -> Arc<Vec<RuleFile>> {
         self.added_rules
             .read()
@@ -156,21 +182,31 @@ impl DetectHandle {
             .clone()
     }
 
-    /// Replaces the added rule files and logs the rules of them that do not
-    /// compile (they are left out).
+    /// Every rule file added to the built-in rules: those of `rules_dir`,
+    /// then the imported ones.
+    pub fn added(&self) -> Vec<RuleFile> {
+        let mut v = self.added_rules().as_ref().clone();
+        v.extend(rulebook::imported_files(&self.imported()));
+        v
+    }
+
+    /// Replaces the rule files of `rules_dir` and logs the rules of them
+    /// that do not compile (they are left out).
     pub fn set_added_rules(&self, files: Vec<RuleFile>) {
         *self.added_rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(files);
-        match self.rule_set() {
-            Ok((set, warnings)) => {
-                for w in &warnings {
+        match rulebook::build(&self.added(), &self.settings().rules) {
+            Ok(book) => {
+                for w in &book.errors {
                     tracing::warn!(error = %w, "added rule left out");
                 }
                 tracing::info!(
-                    rules = set.len(),
+                    rules = book.set.len(),
                     added_files = self.added_rules().len(),
-                    left_out = warnings.len(),
+                    left_out = book.errors.len(),
                     "detection rules compiled"
                 );
+                // The runtime replaces it with the book it runs.
+                self.set_rule_report(book.rules);
             }
             Err(e) => tracing::error!(error = %e, "detection rules do not compile"),
         }
@@ -179,7 +215,7 @@ impl DetectHandle {
     /// The rule set in force: built-in and added rules with the current
     /// settings' overrides (see [`DetectionSettings::rule_set`]).
     pub fn rule_set(&self) -> Result<(RuleSet, Vec<RuleError>), String> {
-        self.settings().rule_set(&self.added_rules())
+        self.settings().rule_set(&self.added())
     }
 
     pub fn whitelist(&self) -> Vec<WhitelistEntry> {
@@ -284,6 +320,8 @@ pub async fn spawn(
 ) -> Result<Vec<JoinHandle<()>>, ward_store::StoreError> {
     let d = &st.detect;
     d.set_settings(settings::load(&*st.store, settings::DETECTION_KEY).await?);
+    let revision = st.store.rule_sources_revision().await?;
+    d.set_imported(st.store.list_rule_sources().await?);
     d.set_added_rules(rules);
     d.set_output_settings(settings::load(&*st.store, settings::OUTPUTS_KEY).await?);
     d.set_whitelist(st.store.list_whitelist().await?);
@@ -294,8 +332,50 @@ pub async fn spawn(
         outputs,
         shutdown.clone(),
     )));
+    tasks.push(tokio::spawn(rules_poller(
+        st.clone(),
+        revision,
+        shutdown.clone(),
+    )));
     tasks.push(tokio::spawn(spool_flusher(st, shutdown)));
     Ok(tasks)
+}
+
+/// How often the imported rules' revision is checked (a CLI import
+/// writes the store while the server runs).
+const RULES_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn rules_poller(st: Arc<AppState>, mut revision: i64, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(RULES_POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = match st.store.rule_sources_revision().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the imported rules' revision failed");
+                continue;
+            }
+        };
+        if now == revision {
+            continue;
+        }
+        match st.store.list_rule_sources().await {
+            Ok(sources) => {
+                tracing::info!(
+                    revision = now,
+                    files = sources.len(),
+                    "imported rules changed"
+                );
+                st.detect.set_imported(sources);
+                revision = now;
+            }
+            Err(e) => tracing::error!(error = %e, "reading imported rules failed"),
+        }
+    }
 }
 
 /// How often pending spool stats are written.

@@ -28,12 +28,9 @@ fn err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RuleDirE
     move |source| RuleDirError { op, path, source }
 }
 
-/// The rule files under `dir`, sorted by path. A missing `dir` has none
-/// (`missing_ok`), otherwise it is an error.
-pub fn read_dir(dir: &Path, missing_ok: bool) -> Result<Vec<RuleFile>, RuleDirError> {
-    if missing_ok && !dir.exists() {
-        return Ok(Vec::new());
-    }
+/// The paths of the rule files (`*.yml`, `*.yaml`) under `dir`,
+/// recursively, sorted.
+pub fn paths(dir: &Path) -> Result<Vec<PathBuf>, RuleDirError> {
     let mut paths = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -49,7 +46,16 @@ pub fn read_dir(dir: &Path, missing_ok: bool) -> Result<Vec<RuleFile>, RuleDirEr
         }
     }
     paths.sort();
-    paths
+    Ok(paths)
+}
+
+/// The rule files under `dir`, sorted by path. A missing `dir` has none
+/// (`missing_ok`), otherwise it is an error.
+pub fn read_dir(dir: &Path, missing_ok: bool) -> Result<Vec<RuleFile>, RuleDirError> {
+    if missing_ok && !dir.exists() {
+        return Ok(Vec::new());
+    }
+    paths(dir)?
         .into_iter()
         .map(|p| {
             let text = std::fs::read_to_string(&p).map_err(err("reading", &p))?;

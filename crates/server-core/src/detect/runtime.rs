@@ -37,20 +37,35 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 /// Wait before retrying a failed store write.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The engine for `settings` and the added rule files (built-in rules
-/// alone when the stored overrides no longer compile, which the API
-/// prevents).
-pub fn build_engine(settings: &DetectionSettings, added: &[RuleFile]) -> Engine {
-    let set = match settings.rule_set(added) {
-        Ok((set, _left_out)) => set,
-        Err(e) => {
-            tracing::error!(error = %e, "detection settings do not compile; using the defaults");
-            RuleSetBuilder::with_builtin()
-                .build()
-                .unwrap_or_else(|_| ward_rules::RuleSet::default())
-        }
-    };
-    Engine::new(set)
+/// The engine for `settings` and the added rule files (of `rules_dir` and
+/// imported), with the report of every rule (built-in and added rules
+/// without overrides when the stored overrides no longer compile, which the
+/// API prevents).
+pub fn build_engine(
+    settings: &DetectionSettings,
+    added: &[RuleFile],
+) -> (Engine, Vec<super::rulebook::RuleReport>) {
+    let book = super::rulebook::build(added, &settings.rules).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "detection settings do not compile; using the defaults");
+        super::rulebook::build(added, &Default::default()).unwrap_or_else(|_| {
+            super::rulebook::RuleBook {
+                set: RuleSetBuilder::with_builtin()
+                    .build()
+                    .unwrap_or_else(|_| ward_rules::RuleSet::default()),
+                rules: Vec::new(),
+                errors: Vec::new(),
+            }
+        })
+    });
+    let (loaded, not_loaded) = book.imported_counts();
+    tracing::info!(
+        rules = book.set.len(),
+        added_left_out = book.errors.len(),
+        imported_loaded = loaded,
+        imported_not_loaded = not_loaded,
+        "rule book built"
+    );
+    (Engine::new(book.set), book.rules)
 }
 
 async fn load_cursor(store: &dyn Store) -> Result<i64, StoreError> {
@@ -110,8 +125,10 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             }
         }
     };
-    let added = st.detect.added_rules();
-    let mut engine = build_engine(&settings_rx.borrow_and_update(), &added);
+    let mut imported_rx = st.detect.imported.subscribe();
+    imported_rx.mark_unchanged();
+    let (mut engine, report) = build_engine(&settings_rx.borrow_and_update(), &st.detect.added());
+    st.detect.set_rule_report(report);
     rebuild(&mut engine, &*store, cursor).await;
     let mut saved = cursor;
     let mut last_save = Instant::now();
@@ -140,9 +157,21 @@ pub async fn run(st: Arc<AppState>, outputs: Arc<Outputs>, mut shutdown: watch::
             _ = tick.tick() => {}
             changed = settings_rx.changed() => {
                 if changed.is_ok() {
-                    engine = build_engine(&settings_rx.borrow_and_update(), &added);
+                    let (e, report) = build_engine(&settings_rx.borrow_and_update(), &st.detect.added());
+                    engine = e;
+                    st.detect.set_rule_report(report);
                     rebuild(&mut engine, &*store, cursor).await;
                     tracing::info!("detection settings changed; engine rebuilt");
+                }
+            }
+            changed = imported_rx.changed() => {
+                if changed.is_ok() {
+                    imported_rx.mark_unchanged();
+                    let (e, report) = build_engine(&settings_rx.borrow(), &st.detect.added());
+                    engine = e;
+                    st.detect.set_rule_report(report);
+                    rebuild(&mut engine, &*store, cursor).await;
+                    tracing::info!("imported rules changed; engine rebuilt");
                 }
             }
             _ = shutdown.changed() => {

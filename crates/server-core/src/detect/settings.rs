@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ward_rules::{
-    CompileErrors, ErrorCode, RuleError, RuleOverride, RuleSet, RuleSetBuilder, RuleSettings,
-};
+use ward_rules::{RuleError, RuleOverride, RuleSet};
 
 use super::rule_files::RuleFile;
+use super::rulebook;
 use ward_store::{Store, StoreError};
 
 /// Store key of [`DetectionSettings`].
@@ -41,33 +40,12 @@ impl Default for DetectionSettings {
 
 impl DetectionSettings {
     /// The rule set these settings give: the built-in rules plus the added
-    /// rule files, with the overrides applied. Errors in the built-in rules
-    /// or the overrides fail it; a rule of an added file that does not
-    /// compile is left out and returned as a warning (one bad SigmaHQ rule
-    /// must not stop detection).
+    /// rule files (of `rules_dir` and imported), with the overrides applied,
+    /// as [`rulebook::build`] makes it. Errors in the built-in rules or the
+    /// overrides fail it; a rule of an added file that does not compile is
+    /// left out and returned as a warning.
     pub fn rule_set(&self, added: &[RuleFile]) -> Result<(RuleSet, Vec<RuleError>), String> {
-        let mut b = RuleSetBuilder::with_builtin();
-        for f in added {
-            b.add_source(f.name.clone(), f.text.clone());
-        }
-        b.settings(RuleSettings {
-            rules: self.rules.clone(),
-        });
-        let (set, errors) = b.build_lenient();
-        let (hard, warnings): (Vec<RuleError>, Vec<RuleError>) =
-            errors.into_iter().partition(|e| {
-                e.code == ErrorCode::BadSetting
-                    || e.file.as_deref().is_none_or(|f| {
-                        ward_rules::BUILTIN_SOURCES
-                            .iter()
-                            .any(|(name, _)| *name == f)
-                    })
-            });
-        if hard.is_empty() {
-            Ok((set, warnings))
-        } else {
-            Err(CompileErrors(hard).to_string())
-        }
+        rulebook::build(added, &self.rules).map(|b| (b.set, b.errors))
     }
 
     /// Every problem, as one message (empty: usable).
@@ -300,7 +278,7 @@ mod tests {
         assert!(set.rule("ward-login-001").is_some(), "built-in rules stay");
         assert!(set.rule("site-broken").is_none());
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert_eq!(warnings[0].code, ErrorCode::UnknownModifier);
+        assert_eq!(warnings[0].code, ward_rules::ErrorCode::UnknownModifier);
         // Without the file the override names an unknown rule: refused.
         let e = s.validate(&[broken]).unwrap_err();
         assert!(e.contains("W1015"), "{e}");
