@@ -1,8 +1,9 @@
 //! Typed host events: the schema that Ward's collectors produce and its rules read.
 //!
 //! This crate owns the event data model and nothing else: no parsing, no I/O.
-//! Collectors (the auth-log parser in `ward-authlog`, later process and file
-//! collectors) build [`Event`]s; the rule engine in `ward-rules` reads them
+//! Collectors (the auth-log parser in `ward-authlog`, the process and file
+//! collectors in `ward-collect-proc` and `ward-collect-files`) build
+//! [`Event`]s; the rule engine in `ward-rules` reads them
 //! through [`Event::get`] / [`Event::field`] by field name.
 //!
 //! # Envelope
@@ -142,7 +143,8 @@ pub enum EventData {
     AccountCreated(AccountChange),
     #[serde(rename = "account.deleted")]
     AccountDeleted(AccountChange),
-    /// An account's uid, gid, home, shell or password changed.
+    /// An account's uid, gid, home, shell or password changed, or it was
+    /// locked or unlocked.
     #[serde(rename = "account.modified")]
     AccountModified(AccountChange),
     #[serde(rename = "group.created")]
@@ -271,7 +273,7 @@ pub fn kind_logsource(kind_index: usize) -> LogSource {
 pub struct LogSource {
     /// Sigma `product` (`linux`).
     pub product: &'static str,
-    /// Sigma `category` (`authentication`, later `process_creation`, ...).
+    /// Sigma `category` (`authentication`, `process_creation`, ...).
     pub category: &'static str,
     /// Sigma `service` values this kind belongs to (`auth`, `sshd`, ...).
     pub services: &'static [&'static str],

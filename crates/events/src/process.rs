@@ -230,7 +230,8 @@ impl Actor {
 }
 
 /// `net.connect`: a TCP connection this host opened (or accepted, with
-/// `initiated: false`), seen in `/proc/net/tcp{,6}`.
+/// `initiated: false`), seen in the socket table (netlink `sock_diag`, else
+/// `/proc/net/tcp{,6}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetConnect {
     /// `tcp` or `tcp6`.
