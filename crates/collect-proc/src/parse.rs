@@ -73,8 +73,50 @@ pub fn parse_cmdline(bytes: &[u8]) -> String {
     // Arguments are NUL-terminated; a process may rewrite its argv.
     let trimmed = s.trim_end_matches('\0').len();
     s.truncate(trimmed);
-    let s = s.replace('\0', " ");
+    let joined = s.replace('\0', " ");
+    let s = redact_secrets(&joined);
     ward_events::truncate_at_char(&s, MAX_CMDLINE).to_string()
+}
+
+/// Options whose value is a secret. Ward's own install command carries the
+/// verification key as `--key KEY`, and a process running it when the agent
+/// starts would otherwise put the key in the spool and the server's events:
+/// the key must not be kept after enrollment.
+pub const SECRET_OPTIONS: [&str; 5] = ["--key", "--token", "--password", "--passwd", "--secret"];
+
+/// What replaces a secret option's value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Replaces the value of every [`SECRET_OPTIONS`] option in a command line
+/// (`--key VALUE` and `--key=VALUE`, also inside a `sh -c` script) with
+/// [`REDACTED`].
+pub fn redact_secrets(cmdline: &str) -> std::borrow::Cow<'_, str> {
+    if !SECRET_OPTIONS.iter().any(|o| cmdline.contains(o)) {
+        return std::borrow::Cow::Borrowed(cmdline);
+    }
+    let mut out = String::with_capacity(cmdline.len());
+    let mut redact_next = false;
+    for (i, word) in cmdline.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if redact_next && !word.is_empty() {
+            out.push_str(REDACTED);
+            redact_next = false;
+            continue;
+        }
+        if let Some((opt, _)) = word.split_once('=') {
+            if SECRET_OPTIONS.contains(&opt) {
+                out.push_str(opt);
+                out.push('=');
+                out.push_str(REDACTED);
+                continue;
+            }
+        }
+        redact_next = redact_next || SECRET_OPTIONS.contains(&word);
+        out.push_str(word);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `/proc/PID/loginuid`: `None` for the unset value (`4294967295`).
@@ -249,6 +291,36 @@ mod tests {
         let mut cut = vec![b'a'; MAX_CMDLINE - 1];
         cut.extend_from_slice("é".as_bytes());
         assert!(parse_cmdline(&cut).len() <= MAX_CMDLINE);
+    }
+
+    #[test]
+    fn secret_option_values_are_redacted() {
+        // Ward's printed install command, as sh sees it.
+        assert_eq!(
+            parse_cmdline(
+                b"sh\0-c\0$(curl -fsSk https://h/install.sh)\0ward-install\0--server\0https://h\0--key\0'wk_s3cret'\0--platform\0linux-x86_64\0"
+            ),
+            "sh -c $(curl -fsSk https://h/install.sh) ward-install --server https://h --key <redacted> --platform linux-x86_64"
+        );
+        assert_eq!(
+            parse_cmdline(b"ward-agent\0install\0--key=good-key\0--token\0wut1.abc\0"),
+            "ward-agent install --key=<redacted> --token <redacted>"
+        );
+        // Inside one argument (a script), and a trailing option with no value.
+        assert_eq!(
+            redact_secrets("bash -c tool --password  hunter2 --other x"),
+            "bash -c tool --password  <redacted> --other x"
+        );
+        assert_eq!(redact_secrets("prog --key"), "prog --key");
+        // Look-alikes are kept.
+        assert_eq!(
+            redact_secrets("gpg --keyring k --key-file f --keys"),
+            "gpg --keyring k --key-file f --keys"
+        );
+        assert!(matches!(
+            redact_secrets("bash -i"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
