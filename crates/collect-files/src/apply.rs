@@ -43,6 +43,9 @@ pub struct Context<'a> {
     pub limits: Limits,
     pub dpkg_dir: &'a Path,
     pub max_files: usize,
+    /// Checked before each path is read and hashed: when it turns true the
+    /// batch is abandoned with nothing changed ([`Applied::aborted`]).
+    pub abort: &'a dyn Fn() -> bool,
 }
 
 /// The outcome of a batch.
@@ -54,6 +57,9 @@ pub struct Applied {
     pub accounts: Option<bool>,
     /// The persisted baseline changed.
     pub baseline_changed: bool,
+    /// The batch was abandoned (the collector is stopping): no event, and
+    /// the known state is untouched.
+    pub aborted: bool,
 }
 
 struct Obs {
@@ -84,6 +90,12 @@ pub fn apply(cx: &mut Context<'_>, batch: Vec<(PathBuf, Dirty)>) -> Applied {
     let mut out = Applied::default();
     let mut obs: Vec<Obs> = Vec::with_capacity(batch.len());
     for (path, dirty) in batch {
+        if (cx.abort)() {
+            return Applied {
+                aborted: true,
+                ..Applied::default()
+            };
+        }
         let Some(category) = cx.plan.classify(&path) else {
             continue;
         };

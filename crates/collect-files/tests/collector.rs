@@ -339,3 +339,48 @@ fn package_manager_changes_are_attributed() {
     assert_eq!(f.package.as_deref(), Some("pkg"));
     h.stop();
 }
+
+#[test]
+fn a_stop_during_the_first_walk_is_prompt_and_keeps_no_partial_baseline() {
+    let lab = Lab::new();
+    // A tree that takes a while to hash: 256 files of 1 MiB, distinct.
+    let big = lab.p("usr/bin/big");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut block = vec![0u8; 1 << 20];
+    for i in 0..256u32 {
+        block[..4].copy_from_slice(&i.to_le_bytes());
+        std::fs::write(big.join(format!("f{i}")), &block).unwrap();
+    }
+    let baseline = lab.data.path().join("fim-baseline");
+    // A whole first walk, for reference.
+    let t0 = Instant::now();
+    let (h, _) = start(lab.config(Backend::Inotify));
+    let full = t0.elapsed();
+    h.stop();
+    assert!(baseline.exists());
+    std::fs::remove_file(&baseline).unwrap();
+
+    // Again from scratch, stopped a quarter of the way through.
+    let h = spawn(lab.config(Backend::Inotify), |_: &mut Vec<Event>| {
+        Ok::<(), String>(())
+    })
+    .expect("start the file collector");
+    std::thread::sleep(full / 4);
+    assert_ne!(h.status().state, "running", "still walking");
+    let t1 = Instant::now();
+    h.stop();
+    let stopping = t1.elapsed();
+    assert!(
+        stopping < full / 2,
+        "the stop took {stopping:?}; a whole first walk takes {full:?}"
+    );
+    assert!(!baseline.exists(), "no partial baseline is written");
+
+    // The next start walks again, to the end, and reports nothing.
+    let (h, events) = start(lab.config(Backend::Inotify));
+    assert!(baseline.exists());
+    std::thread::sleep(Duration::from_millis(300));
+    let got = events.lock().unwrap().clone();
+    assert!(got.is_empty(), "a first walk is quiet: {got:?}");
+    h.stop();
+}

@@ -1,7 +1,8 @@
 //! `ward-sys`: the few raw Linux calls the agent's collector threads share,
 //! with no extra crate: a [`Stopper`] (an eventfd another thread writes to
 //! stop a collector) and [`wait`] (`poll(2)` on several descriptors with a
-//! timeout). It owns nothing else.
+//! timeout) and [`background_priority`] (a thread's CPU and I/O priority
+//! lowered for bulk work). It owns nothing else.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -74,10 +75,76 @@ pub fn wait(fds: &[i32], timeout: Duration) -> Vec<bool> {
         .collect()
 }
 
+/// The nice value of a background collector thread.
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`BACKGROUND_NICE`] (unless
+/// it is already lower) and its
+/// I/O priority to the lowest of the best-effort class, so bulk work
+/// (hashing the file-integrity baseline) yields to the host's programs and
+/// to the agent's own session thread. Linux applies both per thread.
+/// Failure (e.g. a seccomp filter) is returned and changes nothing else.
+pub fn background_priority() -> std::io::Result<()> {
+    // SAFETY: plain syscalls on the calling thread's own id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        // Never raised: a thread already nicer stays so.
+        if libc::getpriority(libc::PRIO_PROCESS, tid) < BACKGROUND_NICE
+            && libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        // ioprio_set(IOPRIO_WHO_PROCESS, tid, IOPRIO_PRIO_VALUE(BE, 7)).
+        const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+        const IOPRIO_CLASS_BE: libc::c_long = 2;
+        const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
+        let prio = (IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT) | 7;
+        if libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            tid as libc::c_long,
+            prio,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn background_priority_lowers_only_the_calling_thread() {
+        let nice = |tid: libc::id_t| {
+            // SAFETY: getpriority on a thread id; errno is not needed here.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, tid) }
+        };
+        // SAFETY: gettid has no arguments.
+        let main_tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
+        let before = nice(main_tid);
+        let child = std::thread::spawn(move || {
+            background_priority().expect("background_priority");
+            // SAFETY: as above.
+            let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
+            let io = unsafe {
+                libc::syscall(libc::SYS_ioprio_get, 1 as libc::c_long, tid as libc::c_long)
+            };
+            (nice(tid), io)
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(
+            child.0,
+            BACKGROUND_NICE.max(before),
+            "the thread's nice value"
+        );
+        assert_eq!(child.1, (2 << 13) | 7, "best-effort class, level 7");
+        assert_eq!(nice(main_tid), before, "other threads keep theirs");
+    }
 
     #[test]
     fn stop_wakes_a_waiter_and_sets_the_flag() {

@@ -95,7 +95,13 @@ pub fn spawn(cfg: FilesConfig, sink: impl Sink) -> std::io::Result<FilesHandle> 
     let thread = std::thread::Builder::new()
         .name("collect-files".into())
         .stack_size(512 * 1024)
-        .spawn(move || c.run(sink, &stop))?;
+        .spawn(move || {
+            // Baseline walks hash whole trees: they yield to the host.
+            if let Err(e) = ward_sys::background_priority() {
+                tracing::debug!(error = %e, "file collector: priority not lowered");
+            }
+            c.run(sink, &stop)
+        })?;
     Ok(FilesHandle {
         stopper,
         thread: Some(thread),
@@ -202,7 +208,15 @@ impl Collector {
     }
 
     fn run(&mut self, mut sink: impl Sink, stop: &Stopper) {
-        self.start();
+        if !self.start(stop) {
+            // Stopped during the start walk: nothing of it is kept (see
+            // `start`); the next start walks again. Account changes found
+            // before it are handed over (their state is already saved).
+            self.flush(&mut sink);
+            self.stats.state = "stopped".into();
+            self.publish();
+            return;
+        }
         self.flush(&mut sink);
         loop {
             let timeout = self.timeout();
@@ -217,7 +231,7 @@ impl Collector {
             if ready.get(1).copied().unwrap_or(false) {
                 self.read_watcher();
             }
-            self.settle(false);
+            self.settle(false, None);
             self.step_walk();
             if self.walk.is_none() && Instant::now() >= self.next_scan {
                 self.walk = Some((Walk::new(&self.plan, self.cfg.max_dirs), false));
@@ -229,7 +243,7 @@ impl Collector {
             self.publish();
         }
         self.read_watcher();
-        self.settle(true);
+        self.settle(true, None);
         self.flush(&mut sink);
         self.save_baseline();
         self.stats.state = "stopped".into();
@@ -351,7 +365,10 @@ impl Collector {
     }
 
     /// Examines settled paths (all when `all`).
-    fn settle(&mut self, all: bool) {
+    /// Applies the settled changes (all of them with `all`). Given `stop`
+    /// (the start walk, which may hash whole trees), a stop abandons the
+    /// batch: `false`, nothing applied.
+    fn settle(&mut self, all: bool, stop: Option<&Stopper>) -> bool {
         let now = Instant::now();
         let settle = self.cfg.settle;
         let ready: Vec<PathBuf> = self
@@ -361,7 +378,7 @@ impl Collector {
             .map(|(p, _)| p.clone())
             .collect();
         if ready.is_empty() {
-            return;
+            return true;
         }
         let mut batch: Vec<(PathBuf, Dirty)> = ready
             .into_iter()
@@ -388,6 +405,7 @@ impl Collector {
             }
         }
         let limits = self.limits();
+        let abort = || stop.is_some_and(Stopper::is_stopped);
         let mut cx = Context {
             plan: &self.plan,
             known: &mut self.known,
@@ -395,8 +413,12 @@ impl Collector {
             limits,
             dpkg_dir: &self.cfg.dpkg_dir,
             max_files: self.cfg.max_files,
+            abort: &abort,
         };
         let out = apply(&mut cx, batch);
+        if out.aborted {
+            return false;
+        }
         self.baseline_dirty |= out.baseline_changed;
         for e in out.events {
             self.push(e_seen_by(&e), e);
@@ -417,6 +439,7 @@ impl Collector {
             }
         }
         self.stats.files = self.known.values().filter(|(c, _)| c.in_baseline()).count() as u64;
+        true
     }
 
     fn push(&mut self, source: &str, data: EventData) {

@@ -5,12 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ward_sys::Stopper;
+
 use super::{Collector, WALK_SLICE};
 use crate::accounts;
 use crate::apply::Dirty;
 use crate::baseline;
 use crate::classify::{Plan, WatchDir};
 use crate::scan::Walk;
+
+/// Walking time between two checks for a stop during the start walk.
+const START_WALK_SLICE: Duration = Duration::from_millis(50);
 
 impl Collector {
     pub(super) fn watch(&mut self, w: &WatchDir) {
@@ -112,8 +117,13 @@ impl Collector {
         }
     }
 
-    /// Watches, the first walk to completion, accounts.
-    pub(super) fn start(&mut self) {
+    /// Watches, the first walk to completion, accounts. `false` when `stop`
+    /// came first: then the walk's results are dropped and no baseline is
+    /// written (a partial first baseline would make the next start report
+    /// every file it lacks as created; a partial check changes nothing), so
+    /// the next start walks again. A stop is noticed between walk slices
+    /// and between the files hashed, so it never waits for a whole tree.
+    pub(super) fn start(&mut self, stop: &Stopper) -> bool {
         let loaded = match baseline::load(&self.cfg.baseline_path) {
             Ok(b) => b,
             Err(e) => {
@@ -145,15 +155,21 @@ impl Collector {
         self.save_accounts();
         let mut walk = Walk::new(&self.plan, self.cfg.max_dirs);
         while !walk.done() {
-            self.walk_slice(&mut walk, first, Duration::from_secs(3600));
+            if stop.is_stopped() {
+                return false;
+            }
+            self.walk_slice(&mut walk, first, START_WALK_SLICE);
         }
         self.finish_walk(walk, first);
-        self.settle(true);
+        if !self.settle(true, Some(stop)) {
+            return false;
+        }
         self.baseline_dirty = true;
         self.save_baseline();
         self.stats.state = "running".into();
         self.stats.detail = self.watcher.is_none().then(|| "periodic scans only".into());
         self.publish();
+        true
     }
 
     /// Known paths the walk did not see are examined (deleted while unwatched).
