@@ -254,9 +254,16 @@ export class Agent {
     fs.writeFileSync(path.join(this.prefix, 'conf', 'agent.toml'), toml);
   }
 
-  /** Runs a printed install command with `--prefix` appended, as an operator would. */
+  /**
+   * Runs a printed install command with `--prefix` appended, as an operator would.
+   * Without a conf/agent.toml of the test's own, file integrity covers /etc only
+   * (as in the Rust end-to-end harness): the default trees include /usr/bin,
+   * hashed once per agent at its first start.
+   */
   install(command) {
-    const r = spawnSync('sh', ['-c', `${command} --prefix '${this.prefix}'`], { encoding: 'utf8', timeout: 120_000, env: cleanEnv() });
+    const configured = fs.existsSync(path.join(this.prefix, 'conf', 'agent.toml'));
+    const extra = configured ? {} : { WARD_AGENT_COLLECT_FILES_FIM_PATHS: '/etc' };
+    const r = spawnSync('sh', ['-c', `${command} --prefix '${this.prefix}'`], { encoding: 'utf8', timeout: 120_000, env: cleanEnv(extra) });
     if (r.status !== 0) throw new Error(`install failed (${r.status}): ${r.stdout}\n${r.stderr}`);
     return r;
   }

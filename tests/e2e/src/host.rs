@@ -187,6 +187,31 @@ impl Drop for FileGuard {
     }
 }
 
+/// Makes a directory if missing and, on drop, removes it again if it was
+/// made here (and is empty by then: the guards of its files, declared
+/// after this one, are dropped first).
+pub struct DirGuard {
+    path: PathBuf,
+    created: bool,
+}
+
+impl DirGuard {
+    pub fn create(path: impl Into<PathBuf>) -> DirGuard {
+        let path = path.into();
+        let created = !path.exists();
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        DirGuard { path, created }
+    }
+}
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = fs::remove_dir(&self.path);
+        }
+    }
+}
+
 /// Removes an account on drop (`userdel -f`, then by editing the files if
 /// that fails, e.g. for a second UID 0 account).
 pub struct UserGuard {

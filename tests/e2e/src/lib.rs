@@ -375,6 +375,10 @@ pub struct Agent {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// The environment of test agents without a `conf/agent.toml` of their
+/// own (see [`Agent::install`]); agents and the guardian pass it on.
+pub const TEST_AGENT_ENV: &[(&str, &str)] = &[("WARD_AGENT_COLLECT_FILES_FIM_PATHS", "/etc")];
+
 impl Agent {
     /// A fresh, not yet existing prefix inside a temp dir.
     pub fn new_prefix() -> Agent {
@@ -394,7 +398,16 @@ impl Agent {
 
     /// Runs the printed install command with `--prefix` appended, through `sh -c`
     /// (optionally inside a network namespace).
+    ///
+    /// An agent whose test wrote no `conf/agent.toml` runs with the shipped
+    /// defaults except file integrity, which covers `/etc` only
+    /// ([`TEST_AGENT_ENV`]): the default trees include `/usr/bin`, hundreds
+    /// of megabytes hashed once per agent at its first start, which on a
+    /// 2-core test machine running several agents at once would only slow
+    /// the tests of sessions and lifecycle down. Host detection is tested
+    /// with its own configuration (`ward_e2e::host::Lab`).
     pub fn install(&self, command: &str, netns: Option<&str>, env: &[(&str, &str)]) -> Output {
+        let configured = self.prefix.join("conf/agent.toml").exists();
         let full = format!("{command} --prefix '{}'", self.prefix.display());
         let mut cmd = match netns {
             Some(ns) => {
@@ -408,6 +421,11 @@ impl Agent {
                 c
             }
         };
+        if !configured {
+            for (k, v) in TEST_AGENT_ENV {
+                cmd.env(k, v);
+            }
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use ward_e2e::host::{
-    alert_of, build_deb, evidence, must, FileGuard, Lab, PackageGuard, UserGuard,
+    alert_of, build_deb, evidence, must, DirGuard, FileGuard, Lab, PackageGuard, UserGuard,
 };
 use ward_e2e::run;
 
@@ -66,15 +66,18 @@ fn a_reverse_shell_raises_an_urgent_alert_with_its_process_chain_within_2s() {
     let (mut attacker, _) = listener.accept().expect("accept");
     let fd: OwnedFd = sock.into();
     let t0 = Instant::now();
-    let mut shell = Command::new("/bin/bash")
-        .arg("-i")
-        .env("PS1", "ward-e2e$ ")
-        .stdin(Stdio::from(fd.try_clone().expect("dup")))
-        .stdout(Stdio::from(fd.try_clone().expect("dup")))
-        .stderr(Stdio::from(fd))
-        .spawn()
-        .expect("bash -i");
-    let pid = shell.id();
+    // Killed on drop when the test fails before the shell exits.
+    let mut shell = KillOnDrop(
+        Command::new("/bin/bash")
+            .arg("-i")
+            .env("PS1", "ward-e2e$ ")
+            .stdin(Stdio::from(fd.try_clone().expect("dup")))
+            .stdout(Stdio::from(fd.try_clone().expect("dup")))
+            .stderr(Stdio::from(fd))
+            .spawn()
+            .expect("bash -i"),
+    );
+    let pid = shell.0.id();
     // Used as an attacker would: a command over the connection, its output back.
     attacker
         .write_all(b"echo ward-e2e-$((6*7))\n")
@@ -156,7 +159,7 @@ fn a_reverse_shell_raises_an_urgent_alert_with_its_process_chain_within_2s() {
         eprintln!("ALERT {a}");
     }
     attacker.write_all(b"exit\n").expect("exit");
-    let _ = shell.wait();
+    let _ = shell.0.wait();
 }
 
 // --- persistence ----------------------------------------------------------
@@ -232,8 +235,8 @@ fn each_persistence_technique_raises_exactly_one_alert_with_its_technique() {
     );
     g.restore();
 
-    // An authorized_keys append.
-    std::fs::create_dir_all("/root/.ssh").expect(".ssh");
+    // An authorized_keys append (a /root/.ssh made here is removed after).
+    let _ssh_dir = DirGuard::create("/root/.ssh");
     let keys = "/root/.ssh/authorized_keys";
     let mut g = FileGuard::new(keys);
     let mut f = std::fs::OpenOptions::new()
@@ -404,6 +407,17 @@ fn a_hand_edit_of_an_integrity_path_alerts_but_a_package_install_does_not() {
         ev[0]["package"], name,
         "the owning package is named: {ev:?}"
     );
+    // A program of the package changed by hand: urgent.
+    std::fs::write(tool, "#!/bin/sh\necho replaced by hand\n").expect("edit the program");
+    let tool_alerts = lab.wait_alerts(
+        "hand edit of the program",
+        Duration::from_secs(15),
+        Duration::from_secs(1),
+        |e| e["path"] == tool,
+    );
+    assert_eq!(tool_alerts.len(), 1, "{:?}", summary(&tool_alerts));
+    assert_eq!(rule(&tool_alerts[0]), "ward-fim-001");
+    assert_eq!(alert_of(&tool_alerts[0])["severity"], "urgent");
     // The same file changed by installing the package's next version (and
     // the program too): no alert; removing the package: no alert.
     must(
@@ -415,15 +429,37 @@ fn a_hand_edit_of_an_integrity_path_alerts_but_a_package_install_does_not() {
         std::fs::read_to_string(tool).expect("tool"),
         "#!/bin/sh\necho two\n"
     );
+    // Apart from the upgrade (changes of a path within the collector's
+    // settle time are one event).
+    std::thread::sleep(Duration::from_millis(1500));
     must(Command::new("dpkg").args(["--purge", name]));
     std::thread::sleep(Duration::from_secs(3));
     let all = lab.alerts_where(of_pkg);
     assert_eq!(
         all.len(),
-        1,
-        "only the hand edit alerted: {:?}",
+        2,
+        "only the two hand edits alerted: {:?}",
         summary(&all)
     );
+    // The package's changes were seen, and told apart as dpkg's.
+    let events = stored_events(&lab);
+    for (what, path, kind) in [
+        ("the config upgraded", conf, "file.modified"),
+        ("the program upgraded", tool, "file.modified"),
+        ("the program purged", tool, "file.deleted"),
+    ] {
+        assert!(
+            events.iter().any(|e| e["kind"] == kind
+                && e["path"] == path
+                && e["by_package"] == true
+                && e["tool"] == "dpkg"),
+            "{what}: no {kind} of {path} by dpkg; its events: {:?}",
+            events
+                .iter()
+                .filter(|e| e["path"] == path)
+                .collect::<Vec<_>>()
+        );
+    }
     let _ = Path::new(conf);
     let _ = run;
 }
@@ -545,19 +581,52 @@ fn normal_work_raises_no_alert() {
     apt(&["install", &deb.display().to_string()]);
     apt(&["remove", "--purge", name]);
 
-    // Build a small crate with cargo (offline, no dependencies).
-    let krate = work.path().join("tiny");
-    std::fs::create_dir_all(krate.join("src")).expect("crate");
-    std::fs::write(
-        krate.join("Cargo.toml"),
-        "[package]\nname = \"ward-e2e-tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .expect("Cargo.toml");
-    std::fs::write(
-        krate.join("src/main.rs"),
-        "fn main() { println!(\"tiny\"); }\n",
-    )
-    .expect("main.rs");
+    // Build a small crate with cargo (offline): a build script that cargo
+    // compiles and runs, a path dependency, then the program is run. Where a
+    // developer builds (here under this workspace's target/tmp), not /tmp:
+    // programs run from /tmp are ward-proc-009's business.
+    let projects = tempfile::Builder::new()
+        .prefix("ward-e2e-cargo")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("project dir");
+    let krate = projects.path().join("tiny");
+    let dep = projects.path().join("tiny-dep");
+    for (dir, files) in [
+        (
+            &krate,
+            vec![
+                (
+                    "Cargo.toml",
+                    "[package]\nname = \"ward-e2e-tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                     [dependencies]\nward-e2e-tiny-dep = { path = \"../tiny-dep\" }\n\n[workspace]\n",
+                ),
+                (
+                    "build.rs",
+                    "fn main() {\n    println!(\"cargo:rustc-env=TINY_BUILT=yes\");\n}\n",
+                ),
+                (
+                    "src/main.rs",
+                    "fn main() {\n    println!(\"tiny {} {}\", env!(\"TINY_BUILT\"), ward_e2e_tiny_dep::answer());\n}\n",
+                ),
+            ],
+        ),
+        (
+            &dep,
+            vec![
+                (
+                    "Cargo.toml",
+                    "[package]\nname = \"ward-e2e-tiny-dep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+                ),
+                ("src/lib.rs", "pub fn answer() -> u32 {\n    42\n}\n"),
+            ],
+        ),
+    ] {
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("crate dir");
+            std::fs::write(&p, text).expect("crate file");
+        }
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     must(
         Command::new(cargo)
@@ -566,6 +635,8 @@ fn normal_work_raises_no_alert() {
             .env("CARGO_TARGET_DIR", krate.join("target"))
             .env_remove("RUSTFLAGS"),
     );
+    let out = must(&mut Command::new(krate.join("target/debug/ward-e2e-tiny")));
+    assert_eq!(out.trim(), "tiny yes 42");
 
     // Log rotation with logrotate: rename + compress + create, and copytruncate.
     let rotated = format!("/var/log/ward-e2e-rotate-{pid}.log");
@@ -814,7 +885,23 @@ fn sigma_linux_rules_load_and_a_sample_alerts_with_its_author() {
     let pid = std::process::id();
     // process_creation: base64 decoding, reading shell history.
     must(Command::new("sh").args(["-c", "echo d2FyZC1lMmU= | base64 -d"]));
-    let _ = run(Command::new("cat").arg(format!("/nonexistent-ward-e2e-{pid}/.bash_history")));
+    // `cat` of a history file that is a FIFO, so cat is still running when
+    // the collector reads its details (a program that ends within a
+    // millisecond of its start can be gone before that).
+    let hist_dir = tempfile::tempdir().expect("history dir");
+    let hist = hist_dir.path().join(".bash_history");
+    must(Command::new("mkfifo").arg(&hist));
+    let mut reader = KillOnDrop(
+        Command::new("cat")
+            .arg(&hist)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("cat"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&hist, "ls -la\n").expect("write the history FIFO");
+    let _ = reader.0.wait();
+    let hist_s = hist.display().to_string();
     // file_event: the Triple Cross lock file, a download to /tmp by wget.
     let _lock_guard = FileGuard::new("/tmp/rootlog");
     std::fs::write("/tmp/rootlog", "ward-e2e\n").expect("/tmp/rootlog");
@@ -855,32 +942,63 @@ fn sigma_linux_rules_load_and_a_sample_alerts_with_its_author() {
             .expect("bash"),
     );
 
-    for (rel, what) in [
+    // Each sampled rule, the action done for it, and how its evidence is
+    // recognised as that action (not merely any event the rule matches).
+    let addr_s = addr.clone();
+    let download_s = download.clone();
+    let samples: Vec<(&str, &str, EvidenceTest)> = vec![
         (
             "process_creation/proc_creation_lnx_base64_decode.yml",
             "base64 -d",
+            Box::new(|e| {
+                e["kind"] == "process.exec"
+                    && e["exe"].as_str().is_some_and(|x| x.ends_with("/base64"))
+                    && e["cmdline"].as_str().is_some_and(|c| c.contains(" -d"))
+            }),
         ),
         (
             "process_creation/proc_creation_lnx_susp_history_recon.yml",
             "cat history",
+            Box::new(move |e| {
+                e["kind"] == "process.exec"
+                    && e["cmdline"].as_str().is_some_and(|c| c.contains(&hist_s))
+            }),
         ),
         (
             "file_event/file_event_lnx_triple_cross_rootkit_lock_file.yml",
             "/tmp/rootlog",
+            Box::new(|e| e["kind"] == "file.created" && e["path"] == "/tmp/rootlog"),
         ),
         (
             "file_event/file_event_lnx_wget_download_file_in_tmp_dir.yml",
             "wget to /tmp",
+            Box::new(move |e| e["kind"] == "file.created" && e["path"] == download_s.as_str()),
         ),
         (
             "network_connection/net_connection_lnx_susp_malware_callback_port.yml",
             "port 4444",
+            Box::new({
+                let addr = addr_s.clone();
+                move |e| {
+                    e["kind"] == "net.connect"
+                        && e["dst_ip"] == addr.as_str()
+                        && e["dst_port"] == 4444
+                }
+            }),
         ),
         (
             "network_connection/net_connection_lnx_back_connect_shell_dev.yml",
             "bash connecting out",
+            Box::new(move |e| {
+                e["kind"] == "net.connect"
+                    && e["dst_ip"] == addr_s.as_str()
+                    && e["process"]["exe"]
+                        .as_str()
+                        .is_some_and(|x| x.ends_with("/bash"))
+            }),
         ),
-    ] {
+    ];
+    for (rel, what, of_action) in samples {
         let (id, author) = sigma_meta(rel);
         let a = ward_e2e::wait_for(
             &format!("an alert of {rel} ({what})"),
@@ -900,11 +1018,17 @@ fn sigma_linux_rules_load_and_a_sample_alerts_with_its_author() {
         );
         let detail = lab.alert(a["id"].as_i64().expect("id"));
         let ev = evidence(&detail);
-        assert!(!ev.is_empty(), "{rel}: evidence");
+        assert!(
+            ev.iter().any(&of_action),
+            "{rel}: the evidence is the action ({what}): {ev:?}"
+        );
         eprintln!("{rel}: alert {} by {author}", a["id"]);
     }
     let _ = must(Command::new("ip").args(["route", "del", &format!("{addr}/32")]));
 }
+
+/// Recognises the evidence event of one action.
+type EvidenceTest = Box<dyn Fn(&Value) -> bool>;
 
 fn walk_yml(dir: &Path) -> usize {
     let mut n = 0;
