@@ -511,7 +511,7 @@ fn normal_work_raises_no_alert() {
     // Run by cron when it starts (no waiting for a minute boundary).
     std::fs::write(
         &cron_file,
-        format!("# ward-e2e test job\n@reboot root /bin/echo ward-e2e >> {cron_out}\n"),
+        format!("# ward-e2e test job\n@reboot root /bin/echo ward-e2e >> {cron_out}; sleep 1\n"),
     )
     .expect("cron job");
     let target = Host::create();
@@ -884,10 +884,23 @@ fn sigma_linux_rules_load_and_a_sample_alerts_with_its_author() {
 
     let pid = std::process::id();
     // process_creation: base64 decoding, reading shell history.
-    must(Command::new("sh").args(["-c", "echo d2FyZC1lMmU= | base64 -d"]));
-    // `cat` of a history file that is a FIFO, so cat is still running when
-    // the collector reads its details (a program that ends within a
-    // millisecond of its start can be gone before that).
+    // (Both programs wait for their input, so they are still running when
+    // the collector reads their details: a program that ends within a
+    // millisecond of its start can be gone before that.)
+    let mut decoder = KillOnDrop(
+        Command::new("base64")
+            .arg("-d")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("base64"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    if let Some(mut input) = decoder.0.stdin.take() {
+        input.write_all(b"d2FyZC1lMmU=\n").expect("base64 input");
+    }
+    assert!(decoder.0.wait().expect("base64").success());
+    // `cat` of a history file that is a FIFO.
     let hist_dir = tempfile::tempdir().expect("history dir");
     let hist = hist_dir.path().join(".bash_history");
     must(Command::new("mkfifo").arg(&hist));
