@@ -16,7 +16,8 @@ use crate::follow::{Follower, Framing};
 use crate::journal::{entry_to_line, JournalProcess};
 use crate::status::{CollectorStatus, SourceStatus};
 use crate::utmp::{parse_record, to_event, UtmpKind, UTMP_SIZE};
-use crate::watch::{wait, Inotify, Stopper};
+use crate::watch::Inotify;
+use ward_sys::{wait, Stopper};
 
 /// Where events go (the agent's spool). On `Err` the same events are offered
 /// again later and positions are not advanced.

@@ -1,14 +1,13 @@
 //! Waiting for changes: raw inotify (no extra crate) on the followed files
-//! and their directories, an eventfd to stop, and a timeout for polling
-//! when inotify is unavailable or misses something (NFS, overlay quirks).
+//! and their directories; the collector waits on it and a stop eventfd
+//! (`ward_sys::{Stopper, wait}`), with a timeout for polling when inotify
+//! is unavailable or misses something (NFS, overlay quirks).
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 const DIR_MASK: u32 = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_MOVED_FROM | libc::IN_DELETE;
 const FILE_MASK: u32 = libc::IN_MODIFY
@@ -73,58 +72,4 @@ impl Inotify {
     pub fn fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }
-}
-
-/// Wakes the collector thread to stop it.
-#[derive(Clone)]
-pub struct Stopper {
-    fd: Arc<OwnedFd>,
-}
-
-impl Stopper {
-    pub fn new() -> io::Result<Stopper> {
-        // SAFETY: plain syscall; the descriptor is owned below.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fresh descriptor.
-        Ok(Stopper {
-            fd: Arc::new(unsafe { OwnedFd::from_raw_fd(fd) }),
-        })
-    }
-
-    pub fn stop(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a local u64 to our eventfd.
-        unsafe {
-            libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8);
-        }
-    }
-
-    pub fn fd(&self) -> i32 {
-        self.fd.as_raw_fd()
-    }
-}
-
-/// Waits until one of `fds` is readable or `timeout` passes; returns which
-/// were readable.
-pub fn wait(fds: &[i32], timeout: Duration) -> Vec<bool> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: `pfds` is a valid array of `pfds.len()` pollfd structs.
-    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
-    if n <= 0 {
-        return vec![false; fds.len()];
-    }
-    pfds.iter()
-        .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
-        .collect()
 }
