@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ward_authlog::{parse_line, ParseContext};
@@ -17,7 +16,7 @@ use crate::journal::{entry_to_line, JournalProcess};
 use crate::status::{CollectorStatus, SourceStatus};
 use crate::utmp::{parse_record, to_event, UtmpKind, UTMP_SIZE};
 use crate::watch::Inotify;
-use ward_sys::{wait, Stopper};
+use ward_sys::{wait, Stopper, Worker};
 
 /// Where events go (the agent's spool). On `Err` the same events are offered
 /// again later and positions are not advanced.
@@ -66,8 +65,7 @@ struct Journal {
 
 /// A running collector.
 pub struct CollectorHandle {
-    stopper: Stopper,
-    thread: Option<JoinHandle<()>>,
+    worker: Worker,
     status: Arc<Mutex<CollectorStatus>>,
 }
 
@@ -93,43 +91,21 @@ impl CollectorHandle {
     }
 
     /// Stops the thread (it hands over pending events and saves positions).
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stopper.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for CollectorHandle {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.worker.stop();
     }
 }
 
 /// Starts the collector on its own thread.
 pub fn spawn(cfg: AuthConfig, sink: impl Sink) -> std::io::Result<CollectorHandle> {
-    let stopper = Stopper::new()?;
     let status = Arc::new(Mutex::new(CollectorStatus {
         name: "auth".into(),
         state: "running".into(),
         ..CollectorStatus::default()
     }));
     let mut c = Collector::new(cfg, status.clone());
-    let stop = stopper.clone();
-    let thread = std::thread::Builder::new()
-        .name("collect-auth".into())
-        .stack_size(256 * 1024)
-        .spawn(move || c.run(sink, &stop))?;
-    Ok(CollectorHandle {
-        stopper,
-        thread: Some(thread),
-        status,
-    })
+    let worker = Worker::spawn("collect-auth", 256 * 1024, move |stop| c.run(sink, stop))?;
+    Ok(CollectorHandle { worker, status })
 }
 
 struct Collector {

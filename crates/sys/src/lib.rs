@@ -1,7 +1,8 @@
 //! `ward-sys`: the few raw Linux calls the agent's collector threads share,
 //! with no extra crate: a [`Stopper`] (an eventfd another thread writes to
 //! stop a collector) and [`wait`] (`poll(2)` on several descriptors with a
-//! timeout) and [`background_priority`] (a thread's CPU and I/O priority
+//! timeout), [`Worker`] (a collector thread with its stopper, stopped and
+//! joined when dropped) and [`background_priority`] (a thread's CPU and I/O priority
 //! lowered for bulk work). It owns nothing else.
 
 use std::io;
@@ -75,6 +76,53 @@ pub fn wait(fds: &[i32], timeout: Duration) -> Vec<bool> {
         .collect()
 }
 
+/// A collector's thread and its [`Stopper`]: stopping (or dropping) it
+/// signals the stopper and waits for the thread, which hands over what it
+/// holds before it returns.
+pub struct Worker {
+    stopper: Stopper,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts `run` on a thread named `name` with `stack` bytes of stack;
+    /// `run` returns once its stopper is stopped.
+    pub fn spawn(
+        name: &str,
+        stack: usize,
+        run: impl FnOnce(&Stopper) + Send + 'static,
+    ) -> io::Result<Worker> {
+        let stopper = Stopper::new()?;
+        let stop = stopper.clone();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .stack_size(stack)
+            .spawn(move || run(&stop))?;
+        Ok(Worker {
+            stopper,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stopper.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 /// The nice value of a background collector thread.
 pub const BACKGROUND_NICE: i32 = 10;
 
@@ -116,6 +164,29 @@ pub fn background_priority() -> std::io::Result<()> {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn a_worker_is_stopped_and_joined_when_stopped_or_dropped() {
+        use std::sync::atomic::AtomicU32;
+        let ended = Arc::new(AtomicU32::new(0));
+        for drop_it in [false, true] {
+            let e = ended.clone();
+            let w = Worker::spawn("test-worker", 64 * 1024, move |stop| {
+                while !wait(&[stop.fd()], Duration::from_secs(5))[0] {}
+                assert!(stop.is_stopped());
+                e.fetch_add(1, Ordering::SeqCst);
+            })
+            .expect("spawn");
+            let before = ended.load(Ordering::SeqCst);
+            if drop_it {
+                drop(w);
+            } else {
+                w.stop();
+            }
+            // Joined: the thread's last step happened before stop returned.
+            assert_eq!(ended.load(Ordering::SeqCst), before + 1);
+        }
+    }
 
     #[test]
     fn background_priority_lowers_only_the_calling_thread() {

@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ward_collect_proc::read::ProcFs;
 use ward_collect_proc::table::Table;
 use ward_events::{Actor, Event, EventData, Sink};
-use ward_sys::{wait, Stopper};
+use ward_sys::{wait, Stopper, Worker};
 
 use crate::accounts::{self, Accounts};
 use crate::apply::{apply, Context, Dirty, Known};
@@ -35,8 +34,7 @@ const MAX_PENDING: usize = 50_000;
 
 /// A running file collector.
 pub struct FilesHandle {
-    stopper: Stopper,
-    thread: Option<JoinHandle<()>>,
+    worker: Worker,
     status: Arc<Mutex<FilesStatus>>,
 }
 
@@ -50,21 +48,8 @@ impl FilesHandle {
     }
 
     /// Stops the thread (it hands over pending events and saves the baseline).
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stopper.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for FilesHandle {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.worker.stop();
     }
 }
 
@@ -89,24 +74,15 @@ pub fn spawn(cfg: FilesConfig, sink: impl Sink) -> std::io::Result<FilesHandle> 
         backend: watcher.as_ref().map_or("none", |w| w.name()).into(),
         ..FilesStatus::default()
     }));
-    let stopper = Stopper::new()?;
     let mut c = Collector::new(cfg, watcher, status.clone());
-    let stop = stopper.clone();
-    let thread = std::thread::Builder::new()
-        .name("collect-files".into())
-        .stack_size(512 * 1024)
-        .spawn(move || {
-            // Baseline walks hash whole trees: they yield to the host.
-            if let Err(e) = ward_sys::background_priority() {
-                tracing::debug!(error = %e, "file collector: priority not lowered");
-            }
-            c.run(sink, &stop)
-        })?;
-    Ok(FilesHandle {
-        stopper,
-        thread: Some(thread),
-        status,
-    })
+    let worker = Worker::spawn("collect-files", 512 * 1024, move |stop| {
+        // Baseline walks hash whole trees: they yield to the host.
+        if let Err(e) = ward_sys::background_priority() {
+            tracing::debug!(error = %e, "file collector: priority not lowered");
+        }
+        c.run(sink, stop)
+    })?;
+    Ok(FilesHandle { worker, status })
 }
 
 fn now_ms() -> i64 {

@@ -3,11 +3,10 @@
 //! connections), handing events to the sink.
 
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ward_events::{Actor, Event, EventData, ProcessInfo, Sink};
-use ward_sys::{wait, Stopper};
+use ward_sys::{wait, Stopper, Worker};
 
 use crate::config::{Mode, ProcConfig};
 use crate::cpu::CpuTracker;
@@ -55,8 +54,7 @@ impl ActorLookup {
 
 /// A running process collector.
 pub struct ProcHandle {
-    stopper: Stopper,
-    thread: Option<JoinHandle<()>>,
+    worker: Worker,
     shared: Arc<Shared>,
 }
 
@@ -79,21 +77,8 @@ impl ProcHandle {
     }
 
     /// Stops the thread (it hands over pending events and saves its state).
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stopper.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for ProcHandle {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.worker.stop();
     }
 }
 
@@ -136,18 +121,9 @@ pub fn spawn(cfg: ProcConfig, sink: impl Sink) -> std::io::Result<ProcHandle> {
             ..ProcStatus::default()
         }),
     });
-    let stopper = Stopper::new()?;
     let mut c = Collector::new(cfg, shared.clone(), conn);
-    let stop = stopper.clone();
-    let thread = std::thread::Builder::new()
-        .name("collect-proc".into())
-        .stack_size(512 * 1024)
-        .spawn(move || c.run(sink, &stop))?;
-    Ok(ProcHandle {
-        stopper,
-        thread: Some(thread),
-        shared,
-    })
+    let worker = Worker::spawn("collect-proc", 512 * 1024, move |stop| c.run(sink, stop))?;
+    Ok(ProcHandle { worker, shared })
 }
 
 fn now_ms() -> i64 {
