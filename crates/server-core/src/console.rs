@@ -148,21 +148,19 @@ impl ConsoleHost for AppState {
     }
 
     fn rules(&self) -> Vec<RuleSummary> {
-        match self.detect.rule_set() {
-            Ok((set, _)) => set
-                .rules()
-                .map(|r| RuleSummary {
+        // The running rule book, not a fresh compile per page.
+        self.detect
+            .rule_report()
+            .iter()
+            .filter_map(|r| {
+                Some(RuleSummary {
                     id: r.id.clone(),
-                    title: r.title.clone(),
+                    title: r.title.clone()?,
                     author: r.author.clone(),
                     alerts: r.alerts,
                 })
-                .collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "console: the rules do not compile");
-                Vec::new()
-            }
-        }
+            })
+            .collect()
     }
 
     async fn outputs(&self) -> Result<OutputsForm, ActionError> {

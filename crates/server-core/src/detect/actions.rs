@@ -75,11 +75,12 @@ pub struct WhitelistRequest {
 fn check_entry(st: &AppState, e: &WhitelistRequest) -> Result<(), ActionError> {
     let rule = e.rule_id.trim();
     if rule != ANY_RULE {
+        // The running rule book (compiled rules have a title).
         let known = st
             .detect
-            .rule_set()
-            .ok()
-            .is_some_and(|(set, _)| set.rule(rule).is_some());
+            .rule_report()
+            .iter()
+            .any(|r| r.id == rule && r.title.is_some());
         if !known {
             return Err(ActionError::Invalid(format!(
                 "rule_id must be a rule id or \"*\", got {rule:?}"

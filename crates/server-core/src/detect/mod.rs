@@ -43,7 +43,6 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use ward_rules::{RuleError, RuleSet};
 use ward_store::{IngestOutcome, RuleSource, SpoolStats, WhitelistEntry};
 
 use crate::outputs::{Outputs, Tuning};
@@ -210,12 +209,6 @@ impl DetectHandle {
             }
             Err(e) => tracing::error!(error = %e, "detection rules do not compile"),
         }
-    }
-
-    /// The rule set in force: built-in and added rules with the current
-    /// settings' overrides (see [`DetectionSettings::rule_set`]).
-    pub fn rule_set(&self) -> Result<(RuleSet, Vec<RuleError>), String> {
-        self.settings().rule_set(&self.added())
     }
 
     pub fn whitelist(&self) -> Vec<WhitelistEntry> {
